@@ -1,0 +1,152 @@
+"""One object being segmented with clicks: click history, undo/redo, previous mask."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from engine.clicks import Click
+from engine.predictor import Predictor
+
+DEFAULT_PROB_THRESH = 0.49  # the official evaluation threshold
+
+
+@dataclass(frozen=True)
+class _Step:
+    """The session after one prediction: the clicks it added and everything to restore it."""
+
+    clicks: tuple[Click, ...]
+    probability: np.ndarray
+    predictor_state: Any
+
+
+class InteractiveSession:
+    """Segments one object at a time on one image with a predictor.
+
+    Every prediction is a step holding its probability map and the predictor's state, so
+    undo and redo restore a step without running the model again. Clicks submitted
+    together (``add_clicks``) form one step: they were predicted together, so they are
+    undone together.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        image: np.ndarray,
+        prob_thresh: float = DEFAULT_PROB_THRESH,
+    ) -> None:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+        self.predictor = predictor
+        self.image = image
+        self.prob_thresh = prob_thresh
+        predictor.set_image(image)
+        self._initial_state = predictor.get_state()
+        self._initial_probability: np.ndarray | None = None
+        self._steps: list[_Step] = []
+        self._redo: list[_Step] = []
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def clicks(self) -> list[Click]:
+        return [click for step in self._steps for click in step.clicks]
+
+    @property
+    def probability(self) -> np.ndarray | None:
+        """The current probability map, or None before any click and initial mask."""
+        if self._steps:
+            return self._steps[-1].probability
+        return self._initial_probability
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The current object mask (H x W bool): probability above the threshold."""
+        probability = self.probability
+        if probability is None:
+            return np.zeros(self.shape, dtype=bool)
+        return probability > self.prob_thresh
+
+    @property
+    def has_initial_mask(self) -> bool:
+        return self._initial_probability is not None
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._steps)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def set_initial_mask(self, mask: np.ndarray) -> None:
+        """Start from an existing mask (e.g. an imported instance) that clicks then correct.
+
+        Only allowed before the first click; the mask is the previous mask of the first click.
+        """
+        if self._steps:
+            raise RuntimeError("the initial mask can only be set before the first click")
+        if mask.shape != self.shape:
+            raise ValueError(f"initial mask is {mask.shape[:2]}, image is {self.shape}")
+        self._initial_probability = mask.astype(np.float32)
+        self._redo.clear()
+
+    def add_click(self, click: Click) -> np.ndarray:
+        """Add one click, run the predictor and return the new probability map."""
+        return self.add_clicks([click])
+
+    def add_clicks(self, clicks: Sequence[Click]) -> np.ndarray:
+        """Add clicks that arrived together and predict once for all of them."""
+        if not clicks:
+            raise ValueError("add_clicks needs at least one click")
+        height, width = self.shape
+        for click in clicks:
+            if not (0 <= click.y < height and 0 <= click.x < width):
+                raise ValueError(f"click {click} is outside the {width}x{height} image")
+        all_clicks = self.clicks + list(clicks)
+        probability = self.predictor.predict(all_clicks, self.probability)
+        if probability.shape != self.shape:
+            raise RuntimeError(
+                f"{self.predictor.name} returned a {probability.shape} map for a {self.shape} image"
+            )
+        step = _Step(tuple(clicks), probability.astype(np.float32, copy=False),
+                     self.predictor.get_state())
+        self._steps.append(step)
+        self._redo.clear()
+        return step.probability
+
+    def undo(self) -> bool:
+        """Remove the last step; returns False when there is nothing to undo."""
+        if not self._steps:
+            return False
+        self._redo.append(self._steps.pop())
+        self._restore_predictor()
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the last undone step without predicting again."""
+        if not self._redo:
+            return False
+        self._steps.append(self._redo.pop())
+        self._restore_predictor()
+        return True
+
+    def reset(self) -> None:
+        """Drop every click and the initial mask: start the object again."""
+        self._steps.clear()
+        self._redo.clear()
+        self._initial_probability = None
+        self.predictor.set_state(self._initial_state)
+
+    def finish(self) -> np.ndarray:
+        """Return the object's mask and start a new object on the same image."""
+        mask = self.mask
+        self.reset()
+        return mask
+
+    def _restore_predictor(self) -> None:
+        self.predictor.set_state(self._steps[-1].predictor_state if self._steps
+                                 else self._initial_state)

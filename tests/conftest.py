@@ -1,0 +1,28 @@
+"""Fixtures shared by the whole suite."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Qt must run headless in tests; set before any Qt import.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only reference material (golden data, datasets) beside the checkout."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"reference material not found at {SHARED_DIR} (../shared beside the repo)")
+    return SHARED_DIR
+
+
+@pytest.fixture(autouse=True)
+def clickmask_home(tmp_path_factory, monkeypatch) -> Path:
+    """Keep settings, weights and projects of every test out of the user's directories."""
+    home = tmp_path_factory.mktemp("clickmask_home")
+    monkeypatch.setenv("CLICKMASK_HOME", str(home))
+    return home
