@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 from engine.atomic import atomic_write_text
 from engine.clicks import Click
 from engine.imageio import list_images
-from engine.masks import decode_rle, encode_rle
+from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle, json_int
 from engine.paths import data_dir
 from resources import RESOURCES_DIR
 
@@ -80,6 +81,8 @@ class Project:
         self.categories: list[Category] = []
         self._next_image_id = 1
         self._next_object_id = 1
+        self._object_ids: set[int] = set()  # kept by add/remove/load: O(1) "is this id taken"
+        self._present: list[str] = []  # file names in the folder's order, see sync_with_folder
 
     # -- opening and saving -------------------------------------------------------------
     @classmethod
@@ -100,35 +103,49 @@ class Project:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Project:
+        """Read a project file, checking everything in it.
+
+        A damaged file raises :class:`ProjectError` naming the file and the image or object,
+        rather than failing later in the annotator or the export. RLEs are checked without
+        being decoded, so opening a large project stays quick.
+        """
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            # ValueError: JSON syntax, or integers of thousands of digits.
             raise ProjectError(f"cannot read project file {path}: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
             raise ProjectError(f"{path} is not a Clickmask project file")
-        if data.get("version", 0) > FORMAT_VERSION:
-            raise ProjectError(f"{path} was written by a newer Clickmask "
-                               f"(format {data['version']}); please update")
         try:
+            version = json_int(data.get("version", 0))
+            if version is None:
+                raise _Damaged("its 'version' is not an integer")
+            if version > FORMAT_VERSION:
+                raise ProjectError(f"{path} was written by a newer Clickmask "
+                                   f"(format {version}); please update")
+            if not isinstance(data.get("root"), str):
+                raise _Damaged("it has no 'root' folder")
             project = cls(Path(data["root"]), path)
-            project.categories = [Category(int(c["id"]), str(c["name"]))
-                                  for c in data["categories"]]
-            for img in data["images"]:
-                entry = ImageEntry(int(img["id"]), str(img["file_name"]),
-                                   img.get("width"), img.get("height"))
-                entry.objects = [
-                    AnnotatedObject(int(o["id"]), int(o["category_id"]), dict(o["rle"]),
-                                    str(o.get("source", "clicked")),
-                                    [Click.from_json(c) for c in o.get("clicks", [])],
-                                    bool(o.get("visible", True)))
-                    for o in img["objects"]
-                ]
+            project.categories = _read_categories(data.get("categories"))
+            category_ids = {category.id for category in project.categories}
+            images = data.get("images")
+            if not isinstance(images, list):
+                raise _Damaged("'images' must be a list")
+            image_ids: set[int] = set()
+            for index, record in enumerate(images):
+                entry = _read_image(record, index, category_ids, project._object_ids)
+                if entry.file_name in project.images:
+                    raise _Damaged(f"image {entry.file_name!r} is listed twice")
+                if entry.id in image_ids:
+                    raise _Damaged(f"image {entry.file_name!r}: image id {entry.id} is used "
+                                   "by another image")
+                image_ids.add(entry.id)
                 project.images[entry.file_name] = entry
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProjectError(f"project file {path} is damaged: {exc!r}") from exc
-        project._next_image_id = max((e.id for e in project.images.values()), default=0) + 1
-        project._next_object_id = max((o.id for _, o in project.iter_objects()), default=0) + 1
+        except _Damaged as exc:
+            raise ProjectError(f"project file {path} is damaged: {exc}") from exc
+        project._next_image_id = max(image_ids, default=0) + 1
+        project._next_object_id = max(project._object_ids, default=0) + 1
         return project
 
     def to_json(self) -> dict:
@@ -151,20 +168,26 @@ class Project:
         atomic_write_text(self.path, json.dumps(self.to_json(), separators=(",", ":")))
 
     def sync_with_folder(self) -> None:
-        """Add images that appeared in the folder; images that vanished keep their objects."""
+        """Add images that appeared in the folder and note which images it holds, in order.
+
+        Images that vanished keep their objects. :meth:`present_images` answers from this
+        listing, so it costs no file system access.
+        """
+        self._present = []
         for image_path in list_images(self.root):
             file_name = image_path.relative_to(self.root).as_posix()
             if file_name not in self.images:
                 self.images[file_name] = ImageEntry(self._next_image_id, file_name)
                 self._next_image_id += 1
+            self._present.append(file_name)
 
     # -- queries ------------------------------------------------------------------------
     def image_path(self, file_name: str) -> Path:
         return self.root / file_name
 
     def present_images(self) -> list[ImageEntry]:
-        """Images whose file is in the folder, in the folder's order."""
-        return [e for e in self.images.values() if self.image_path(e.file_name).exists()]
+        """Images in the folder at the last :meth:`sync_with_folder`, in its natural order."""
+        return [self.images[file_name] for file_name in self._present]
 
     def iter_objects(self) -> Iterator[tuple[ImageEntry, AnnotatedObject]]:
         for entry in self.images.values():
@@ -199,17 +222,27 @@ class Project:
     def add_object(self, file_name: str, mask: np.ndarray, category: str,
                    source: str = "clicked", clicks: list[Click] | None = None,
                    object_id: int | None = None) -> AnnotatedObject:
-        """Add an object; ``object_id`` keeps an imported annotation's id when it is free."""
+        """Add an object; ``object_id`` keeps an imported annotation's id when it is free.
+
+        An id that is taken, or below 1, is replaced by a new one. Raises ``ValueError``
+        when the mask's size is not the image's (as far as the project knows it).
+        """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
         entry = self.images[file_name]
-        entry.height, entry.width = mask.shape
-        if object_id is None or self._object_id_taken(object_id):
+        height, width = mask.shape
+        if entry.height and entry.width and (entry.height, entry.width) != (height, width):
+            raise ValueError(f"the mask is {width}x{height} but {file_name} is "
+                             f"{entry.width}x{entry.height}")
+        category_id = self.category_id(category)
+        entry.height, entry.width = height, width
+        if object_id is None or object_id < 1 or object_id in self._object_ids:
             object_id = self._next_object_id
         self._next_object_id = max(self._next_object_id, object_id + 1)
-        obj = AnnotatedObject(object_id, self.category_id(category), encode_rle(mask), source,
+        obj = AnnotatedObject(object_id, category_id, encode_rle(mask), source,
                               list(clicks or []))
         entry.objects.append(obj)
+        self._object_ids.add(object_id)
         return obj
 
     def replace_mask(self, object_id: int, mask: np.ndarray, clicks: list[Click]) -> AnnotatedObject:
@@ -223,13 +256,108 @@ class Project:
     def remove_object(self, object_id: int) -> None:
         entry, obj = self.find_object(object_id)
         entry.objects.remove(obj)
+        self._object_ids.discard(object_id)
 
     def set_category(self, object_id: int, category: str) -> None:
         _, obj = self.find_object(object_id)
         obj.category_id = self.category_id(category)
 
-    def _object_id_taken(self, object_id: int) -> bool:
-        return any(obj.id == object_id for _, obj in self.iter_objects())
+
+class _Damaged(Exception):
+    """Something in a project file that cannot be used; the message says where and what."""
+
+
+def _read_categories(records: Any) -> list[Category]:
+    if not isinstance(records, list):
+        raise _Damaged("'categories' must be a list")
+    categories: list[Category] = []
+    for index, record in enumerate(records):
+        category_id = json_int(record.get("id")) if isinstance(record, dict) else None
+        if category_id is None or not isinstance(record.get("name"), str):
+            raise _Damaged(f"category #{index + 1} needs an integer 'id' and a 'name'")
+        if any(category.id == category_id for category in categories):
+            raise _Damaged(f"category id {category_id} is used twice")
+        categories.append(Category(category_id, record["name"]))
+    return categories
+
+
+def _read_image(record: Any, index: int, category_ids: set[int],
+                object_ids: set[int]) -> ImageEntry:
+    """One image of a project file; its objects' ids are added to ``object_ids``."""
+    if not isinstance(record, dict) or not isinstance(record.get("file_name"), str):
+        raise _Damaged(f"image #{index + 1} has no 'file_name'")
+    where = f"image {record['file_name']!r}"
+    image_id = json_int(record.get("id"))
+    if image_id is None:
+        raise _Damaged(f"{where} has no integer 'id'")
+    width, height = (_read_side(record, key, where) for key in ("width", "height"))
+    if not isinstance(record.get("objects"), list):
+        raise _Damaged(f"{where} has no 'objects' list")
+    entry = ImageEntry(image_id, record["file_name"], width, height)
+    for number, item in enumerate(record["objects"], start=1):
+        obj = _read_object(item, where, number, category_ids)
+        if obj.id in object_ids:
+            raise _Damaged(f"{where}: object id {obj.id} is used by another object")
+        object_ids.add(obj.id)
+        entry.objects.append(obj)
+    return entry
+
+
+def _read_side(record: dict, key: str, where: str) -> int | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    side = json_int(value)
+    if side is None or side <= 0:
+        raise _Damaged(f"{where}: {key} {value!r} is not a positive integer")
+    return side
+
+
+def _read_object(record: Any, image: str, number: int, category_ids: set[int]
+                 ) -> AnnotatedObject:
+    """Object ``number`` (from 1) of the image that ``image`` names in messages."""
+    object_id = json_int(record.get("id")) if isinstance(record, dict) else None
+    if object_id is None or object_id < 1:
+        raise _Damaged(f"{image}, object #{number} has no positive integer 'id'")
+    where = f"{image}, object {object_id}"
+    category_id = json_int(record.get("category_id"))
+    if category_id not in category_ids:
+        raise _Damaged(f"{where}: category id {record.get('category_id')!r} is not one of "
+                       "the project's categories")
+    source = record.get("source", "clicked")
+    if source not in SOURCES:
+        raise _Damaged(f"{where}: unknown source {source!r} (expected one of "
+                       f"{', '.join(SOURCES)})")
+    try:
+        # Not checked against the image's size: projects written before add_object refused
+        # a mask of another size may hold such objects, and the export skips them anyway.
+        height, width = check_rle(record.get("rle"))
+    except InvalidRLE as exc:
+        raise _Damaged(f"{where}: {exc}") from exc
+    visible = record.get("visible", True)
+    if not isinstance(visible, bool):
+        raise _Damaged(f"{where}: 'visible' must be true or false")
+    clicks = record.get("clicks", [])
+    if not isinstance(clicks, list) or not all(_is_click(click) for click in clicks):
+        raise _Damaged(f"{where}: 'clicks' must be a list of [y, x, is_positive]")
+    # The RLE is rebuilt from its checked parts, so extra keys or a size written as 3.0
+    # never reach the rest of the program.
+    rle = {"size": [height, width], "counts": record["rle"]["counts"]}
+    return AnnotatedObject(object_id, category_id, rle, source,
+                           [Click.from_json(click) for click in clicks], visible)
+
+
+def _is_click(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 3
+            and all(_is_coordinate(v) for v in value[:2]) and isinstance(value[2], bool))
+
+
+def _is_coordinate(value: Any) -> bool:
+    # A finite JSON number; bool is an int in Python, and an int too big for a float
+    # (JSON allows it) is no coordinate either.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 53
 
 
 def default_project_path(folder: Path) -> Path:

@@ -1,8 +1,25 @@
-"""Mask helpers on top of pycocotools: compressed RLE in and out, IoU, bounding boxes."""
+"""Mask helpers on top of pycocotools: compressed RLE in and out, IoU, bounding boxes.
+
+pycocotools' C code trusts its input: malformed RLE counts read past the string, overflow
+its 64-bit arithmetic or write past the mask. :func:`decode_rle` is therefore the one way
+the project decodes an RLE, and it validates every RLE in Python (vectorised with numpy,
+so it stays cheap) before pycocotools sees it; :func:`check_rle` runs the same checks
+without decoding.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
+
+# pycocotools stores run lengths (and, on Windows, sizes) as 32-bit unsigned integers;
+# larger values would be truncated silently.
+_MAX_RUN = 2 ** 32 - 1
+
+
+class InvalidRLE(ValueError):
+    """An RLE that cannot be decoded; the message says what is wrong with it."""
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -12,12 +29,123 @@ def encode_rle(mask: np.ndarray) -> dict:
             "counts": rle["counts"].decode("ascii")}
 
 
-def decode_rle(rle: dict) -> np.ndarray:
-    """H x W bool mask of a compressed RLE as written by :func:`encode_rle`."""
-    counts = rle["counts"]
+def decode_rle(rle: Any, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """H x W bool mask of a COCO RLE: compressed (``counts`` a str) or uncompressed (a list).
+
+    ``shape`` is the (height, width) of the image the mask belongs to; when given, the
+    RLE's size must equal it. Raises :class:`InvalidRLE` for anything malformed.
+    """
+    height, width, counts = _parse_rle(rle, shape)
+    if isinstance(counts, bytes):
+        compressed = {"size": [height, width], "counts": counts}
+    else:
+        compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts},
+                                            height, width)
+    return mask_utils.decode(compressed).astype(bool)
+
+
+def check_rle(rle: Any, shape: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(height, width) of an RLE that :func:`decode_rle` accepts, without decoding the mask.
+
+    Raises :class:`InvalidRLE` exactly where :func:`decode_rle` would.
+    """
+    height, width, _ = _parse_rle(rle, shape)
+    return height, width
+
+
+def _parse_rle(rle: Any, shape: tuple[int, int] | None) -> tuple[int, int, bytes | list[int]]:
+    """(height, width, counts) of a valid RLE; counts as pycocotools takes them."""
+    if not isinstance(rle, dict):
+        raise InvalidRLE("an RLE must be an object with 'size' and 'counts'")
+    size, counts = rle.get("size"), rle.get("counts")
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(json_int(v) is not None and 0 <= json_int(v) <= _MAX_RUN
+                       for v in size)):
+        raise InvalidRLE("RLE 'size' must be [height, width]")
+    height, width = json_int(size[0]), json_int(size[1])
+    if shape is not None and (height, width) != tuple(shape):
+        raise InvalidRLE(f"RLE size is {width}x{height} but the image is "
+                         f"{shape[1]}x{shape[0]}")
     if isinstance(counts, str):
-        counts = counts.encode("ascii")
-    return mask_utils.decode({"size": list(rle["size"]), "counts": counts}).astype(bool)
+        runs = _compressed_runs(counts)
+        counts = counts.encode("ascii")  # _compressed_runs has checked it is ASCII
+    elif isinstance(counts, list):
+        values = [json_int(v) for v in counts]
+        if any(v is None or v < 0 for v in values):
+            raise InvalidRLE("uncompressed RLE counts must be non-negative integers")
+        if any(v > _MAX_RUN for v in values):
+            raise InvalidRLE("uncompressed RLE counts hold a run longer than pycocotools "
+                             f"can store ({_MAX_RUN} pixels)")
+        runs = np.array(values, dtype=np.int64)
+        counts = values
+    else:
+        raise InvalidRLE("RLE 'counts' must be a string (compressed) or a list of integers "
+                         "(uncompressed)")
+    # Every run is at most _MAX_RUN, so the int64 sum cannot overflow.
+    total = int(runs.sum())
+    if total != height * width:
+        raise InvalidRLE(f"RLE counts cover {total} pixels but its {width}x{height} size "
+                         f"has {height * width}")
+    return height, width, counts
+
+
+def _compressed_runs(text: str) -> np.ndarray:
+    """Run lengths of a compressed COCO RLE string, checked so pycocotools can trust it.
+
+    The format packs each number in 5-bit groups, one character (offset 48) per group, with
+    bit 0x20 meaning "more groups follow" and bit 0x10 of the last group the sign; from the
+    fourth number on, a number is the difference to the run length two places before.
+    """
+    try:
+        groups = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+    except UnicodeEncodeError as exc:
+        raise InvalidRLE(f"compressed RLE counts contain {text[exc.start]!r}, which is not "
+                         "an RLE character") from None
+    bad = (groups < 0) | (groups >= 64)
+    if bad.any():
+        raise InvalidRLE(f"compressed RLE counts contain {text[int(bad.argmax())]!r}, which "
+                         "is not an RLE character")
+    if groups.size == 0:
+        return groups
+    last = (groups & 0x20) == 0  # the last group of its number
+    if not last[-1]:
+        raise InvalidRLE("compressed RLE counts end in the middle of a number")
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    # pycocotools reads a number with 64-bit shifts that overflow past 12 groups (60 bits);
+    # refusing longer numbers first also keeps the int64 arithmetic below exact.
+    if lengths.max() > 12:
+        raise InvalidRLE("compressed RLE counts hold a number of more than 12 characters")
+    position = np.arange(groups.size) - np.repeat(starts, lengths)
+    values = np.add.reduceat((groups & 0x1F) << (5 * position), starts)
+    values -= np.where(groups[ends] & 0x10, 1 << (5 * lengths), 0)
+    # Every valid number is a run length or the difference of two, so no larger than a run.
+    if np.abs(values).max() > _MAX_RUN:
+        raise InvalidRLE("compressed RLE counts hold a number too large for any run length")
+    # From index 3 on, a number is the difference to the run two places before: undo that
+    # along the odd and the even indices (the even chain starts at run 2; run 0 stands
+    # alone). Each value is at most _MAX_RUN in size, so the int64 sums cannot overflow.
+    runs = values.copy()
+    runs[1::2] = np.cumsum(values[1::2])
+    runs[2::2] = np.cumsum(values[2::2])
+    if (runs < 0).any():
+        raise InvalidRLE("compressed RLE counts decode to a negative run length")
+    if runs.max() > _MAX_RUN:
+        raise InvalidRLE("compressed RLE counts decode to a run longer than pycocotools can "
+                         f"store ({_MAX_RUN} pixels)")
+    return runs
+
+
+def json_int(value: Any) -> int | None:
+    """An integer JSON value (also 3.0, as some writers produce); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def mask_area(mask: np.ndarray) -> int:

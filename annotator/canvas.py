@@ -1,0 +1,241 @@
+"""The image view: image, mask overlays, click markers; zoom, pan and click input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap,
+                           QWheelEvent, QKeyEvent)
+from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem,
+                               QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView)
+
+from engine import Click
+from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
+
+ZOOM_STEP = 1.25
+MAX_ZOOM = 40.0
+CLICK_MOVE_TOLERANCE = 4  # px on screen: a press-release that moved more is a drag, not a click
+MARKER_RADIUS = 5  # px on screen, whatever the zoom
+
+
+def rgb_to_qimage(image: np.ndarray) -> QImage:
+    """A QImage owning a copy of an H x W x 3 uint8 RGB array."""
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    return QImage(image.data, width, height, image.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+def rgba_to_qimage(image: np.ndarray) -> QImage:
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    return QImage(image.data, width, height, image.strides[0],
+                  QImage.Format.Format_RGBA8888).copy()
+
+
+def mask_overlay(masks: list[tuple[np.ndarray, tuple[int, int, int]]], shape: tuple[int, int],
+                 opacity: float, outline: bool) -> np.ndarray:
+    """RGBA layer painting each mask in its colour; later masks are drawn over earlier ones."""
+    layer = np.zeros((*shape, 4), np.uint8)
+    alpha = int(round(255 * opacity))
+    for mask, color in masks:
+        layer[mask] = (*color, alpha)
+        if outline:
+            edge = mask & ~_eroded(mask)
+            layer[edge] = (*color, 255)
+    return layer
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return inner
+
+
+class ImageCanvas(QGraphicsView):
+    """Shows one image in image-pixel scene coordinates (pixel (x, y) covers [x, x+1)).
+
+    Left click = positive, right click = negative; wheel zooms about the cursor; middle
+    drag or Space + left drag pans. A Space press without a drag asks to finish the object.
+    """
+
+    clicked = Signal(float, float, bool)  # y, x (image pixels), is_positive
+    finish_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setBackgroundBrush(QColor(48, 48, 48))
+        self.setMouseTracking(True)
+        self._image_item = QGraphicsPixmapItem()
+        self._objects_item = QGraphicsPixmapItem()
+        self._current_item = QGraphicsPixmapItem()
+        for z, item in enumerate((self._image_item, self._objects_item, self._current_item)):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self._placeholder = QGraphicsSimpleTextItem()
+        self._placeholder.setBrush(QColor(220, 220, 220))
+        self._placeholder.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.scene().addItem(self._placeholder)
+        self._markers: list[QGraphicsEllipseItem] = []
+        self._image_shape: tuple[int, int] | None = None
+        self._press: tuple[QPointF, Qt.MouseButton] | None = None
+        self._pan_from: QPointF | None = None
+        self._space_down = False
+        self._space_dragged = False
+
+    # -- content --------------------------------------------------------------------------
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return self._image_shape
+
+    def set_image(self, image: np.ndarray) -> None:
+        self._placeholder.setText("")
+        self._image_shape = image.shape[:2]
+        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
+        self._objects_item.setPixmap(QPixmap())
+        self._current_item.setPixmap(QPixmap())
+        self.set_clicks([])
+        self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
+        self.fit()
+
+    def show_placeholder(self, text: str) -> None:
+        """Clear the view and show ``text`` (image loading, or why it cannot be shown)."""
+        self._image_shape = None
+        for item in (self._image_item, self._objects_item, self._current_item):
+            item.setPixmap(QPixmap())
+        self.set_clicks([])
+        self._placeholder.setText(text)
+        self.scene().setSceneRect(QRectF(0, 0, 10, 10))
+        self.resetTransform()
+        self.centerOn(self._placeholder)
+
+    def set_objects_layer(self, layer: np.ndarray | None) -> None:
+        self._objects_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer))
+                                     if layer is not None else QPixmap())
+
+    def set_current_mask(self, mask: np.ndarray | None, opacity: float = 0.5) -> None:
+        if mask is None or self._image_shape is None:
+            self._current_item.setPixmap(QPixmap())
+            return
+        layer = mask_overlay([(mask, CURRENT_OBJECT)], self._image_shape, opacity, outline=True)
+        self._current_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer)))
+
+    def set_clicks(self, clicks: list[Click]) -> None:
+        for marker in self._markers:
+            self.scene().removeItem(marker)
+        self._markers = []
+        for click in clicks:
+            color = QColor(*(POSITIVE_CLICK if click.is_positive else NEGATIVE_CLICK))
+            marker = QGraphicsEllipseItem(-MARKER_RADIUS, -MARKER_RADIUS,
+                                          2 * MARKER_RADIUS, 2 * MARKER_RADIUS)
+            marker.setBrush(QBrush(color))
+            marker.setPen(QPen(QColor(255, 255, 255), 1.5))
+            marker.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            marker.setPos(click.x + 0.5, click.y + 0.5)
+            marker.setZValue(10)
+            self.scene().addItem(marker)
+            self._markers.append(marker)
+
+    @property
+    def marker_positions(self) -> list[tuple[float, float, bool]]:
+        """(y, x, is_positive) of the drawn markers, for tests and accessibility."""
+        return [(m.pos().y() - 0.5, m.pos().x() - 0.5,
+                 m.brush().color() == QColor(*POSITIVE_CLICK)) for m in self._markers]
+
+    # -- view -----------------------------------------------------------------------------
+    def fit(self) -> None:
+        if self._image_shape is not None:
+            self.fitInView(self._image_item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom_factor(self) -> float:
+        return self.transform().m11()
+
+    def zoom(self, steps: float) -> None:
+        factor = ZOOM_STEP ** steps
+        if self.zoom_factor() * factor > MAX_ZOOM:
+            factor = MAX_ZOOM / self.zoom_factor()
+        self.scale(factor, factor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom(steps)
+
+    def image_position(self, view_pos: QPointF) -> tuple[float, float] | None:
+        """(row, col) of the image pixel under a viewport position, None outside the image."""
+        if self._image_shape is None:
+            return None
+        scene = self.mapToScene(view_pos.toPoint())
+        y, x = math.floor(scene.y()), math.floor(scene.x())
+        if 0 <= y < self._image_shape[0] and 0 <= x < self._image_shape[1]:
+            return float(y), float(x)
+        return None
+
+    # -- input ----------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus()
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+                button == Qt.MouseButton.LeftButton and self._space_down):
+            self._pan_from = event.position()
+            self._space_dragged = self._space_down
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._press = (event.position(), button)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        elif self._press is not None and event.button() == self._press[1]:
+            start, button = self._press
+            self._press = None
+            moved = (event.position() - start).manhattanLength()
+            position = self.image_position(event.position())
+            if moved <= CLICK_MOVE_TOLERANCE and position is not None:
+                self.clicked.emit(*position, button == Qt.MouseButton.LeftButton)
+        event.accept()
+
+    def contextMenuEvent(self, event) -> None:
+        event.accept()  # the right button is a negative click, never a menu
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self._space_dragged = False
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            if not self._space_dragged:
+                self.finish_requested.emit()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def enterEvent(self, event) -> None:
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        super().enterEvent(event)

@@ -1,0 +1,87 @@
+"""The ``clickmask`` command: the GUI by default, ``export`` for batch COCO export."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from annotator import __version__
+from resources import SAMPLES_DIR
+
+SUBCOMMANDS = ("gui", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clickmask",
+        description="Click-based interactive segmentation. With no command, opens the GUI.")
+    parser.add_argument("--version", action="version", version=f"clickmask {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = commands.add_parser("gui", help="open the annotator (the default command)")
+    gui.add_argument("folder", nargs="?", type=Path,
+                     help="folder of images (default: the bundled samples)")
+    gui.add_argument("--project", type=Path,
+                     help="project file (default: clickmask-project.json beside the images)")
+    gui.add_argument("--model", default=None, help="model name from the registry")
+    gui.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+    export = commands.add_parser("export", help="export a project as COCO JSON")
+    export.add_argument("source", type=Path, help="a project file or a folder of images")
+    export.add_argument("-o", "--output", type=Path, required=True, help="COCO JSON to write")
+    export.add_argument("--holes", choices=("rle", "fill"), default="rle",
+                        help="objects with holes: 'rle' writes them as RLE (exact, default); "
+                             "'fill' writes outer polygons, filling the holes")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        argv = ["gui", *argv]
+    args = build_parser().parse_args(argv)
+    if args.command == "export":
+        return run_export(args.source, args.output, args.holes)
+    from annotator.app import run_gui  # Qt only loads for the GUI
+    from weights import DEFAULT_MODEL
+
+    folder = args.folder if args.folder is not None else SAMPLES_DIR
+    return run_gui(folder, args.project, args.model or DEFAULT_MODEL, args.device)
+
+
+def run_export(source: Path, output: Path, holes: str) -> int:
+    from tqdm import tqdm
+
+    from engine.annotations import Project, ProjectError, default_project_path
+    from engine.coco import ExportCancelled, export_coco
+
+    try:
+        if source.is_dir():
+            if not default_project_path(source.resolve()).exists():
+                print(f"clickmask: no project found for {source}; "
+                      "open it in Clickmask and annotate first", file=sys.stderr)
+                return 1
+            project = Project.open_folder(source)
+        else:
+            project = Project.load(source)
+    except ProjectError as exc:
+        print(f"clickmask: {exc}", file=sys.stderr)
+        return 1
+    with tqdm(desc="Exporting", unit="obj", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+        try:
+            report = export_coco(project, output, holes=holes, progress=progress)
+        except (OSError, ExportCancelled) as exc:
+            print(f"clickmask: export failed: {exc}", file=sys.stderr)
+            return 1
+    print(f"Wrote {output}: {report.summary()}")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,376 @@
+"""The one object the GUI talks to: project, current image, current object, worker.
+
+Widgets call the controller's methods and redraw on its signals; they never touch the
+session, a predictor or the project files. All session work runs on the inference worker
+in the order it was asked for; clicks that arrive while a prediction runs are coalesced
+into the next prediction, and results that belong to an image the user has left are
+dropped.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine import Click, InteractiveSession, Predictor
+from engine.annotations import AnnotatedObject, ImageEntry, Project
+from engine.coco import ImportReport, import_coco
+from engine.imageio import load_image
+from annotator.worker import InferenceWorker
+from weights import DEFAULT_MODEL, MODELS, build_predictor
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What the GUI shows of the object in progress, produced on the worker thread."""
+
+    clicks: list[Click] = field(default_factory=list)
+    mask: np.ndarray | None = None
+    can_undo: bool = False
+    can_redo: bool = False
+
+
+@dataclass(frozen=True)
+class _Op:
+    kind: str  # load | clicks | undo | redo | reset | initial_mask | finish
+    payload: object = None
+
+
+@dataclass(frozen=True)
+class _FinishRequest:
+    file_name: str
+    category: str | None  # None: a correction keeps the instance's category
+    editing_object_id: int | None
+
+
+@dataclass(frozen=True)
+class _Finished:
+    mask: np.ndarray
+    clicks: list[Click]
+
+
+class SessionController(QObject):
+    project_opened = Signal()
+    image_loading = Signal(str)  # file name
+    image_loaded = Signal(str, object)  # file name, H x W x 3 uint8 image
+    image_failed = Signal(str, str)  # file name, message
+    session_changed = Signal()  # clicks or current mask changed
+    objects_changed = Signal()  # objects of the current image changed
+    busy_changed = Signal(bool)
+    prediction_timed = Signal(float)  # seconds of the last prediction
+    message = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto",
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model_name = model
+        self.device = device
+        self.project: Project | None = None
+        self.current_file: str | None = None
+        self.image: np.ndarray | None = None
+        self.view = SessionView()
+        self.editing_object_id: int | None = None
+        self.last_category: str | None = None
+        self.unreadable: dict[str, str] = {}
+        self._files: list[str] = []
+        self._worker = InferenceWorker(self)
+        self._worker.finished.connect(self._on_job_done)
+        self._worker.failed.connect(self._on_job_failed)
+        self._pending: list[_Op] = []
+        self._running: tuple[int, int, _Op] | None = None  # job id, generation, op
+        self._generation = 0
+        # Owned by the worker thread: only jobs read or write these two.
+        self._predictor: Predictor | None = None
+        self._session: InteractiveSession | None = None
+
+    # -- state the GUI reads ------------------------------------------------------------
+    @property
+    def model_title(self) -> str:
+        return MODELS[self.model_name].title
+
+    @property
+    def files(self) -> list[str]:
+        return list(self._files)
+
+    @property
+    def current_index(self) -> int:
+        return self._files.index(self.current_file) if self.current_file in self._files else -1
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None or bool(self._pending)
+
+    @property
+    def displayed_clicks(self) -> list[Click]:
+        """Clicks of the object in progress, including those still waiting for the model."""
+        clicks = list(self.view.clicks)
+        running = [self._running[2]] if self._running is not None else []
+        for op in running + self._pending:  # replay what the worker has not reported yet
+            if op.kind == "clicks":
+                clicks += op.payload
+            elif op.kind == "undo" and clicks:
+                clicks.pop()
+            elif op.kind in ("reset", "finish", "load"):
+                clicks = []
+        return clicks
+
+    @property
+    def has_object_in_progress(self) -> bool:
+        return bool(self.displayed_clicks) or self.editing_object_id is not None
+
+    def current_entry(self) -> ImageEntry | None:
+        if self.project is None or self.current_file is None:
+            return None
+        return self.project.images[self.current_file]
+
+    def current_objects(self) -> list[AnnotatedObject]:
+        entry = self.current_entry()
+        return list(entry.objects) if entry else []
+
+    def category_name(self, obj: AnnotatedObject) -> str:
+        assert self.project is not None
+        return self.project.category(obj.category_id).name
+
+    # -- project and images -------------------------------------------------------------
+    def open_folder(self, folder: str | Path, project_path: str | Path | None = None) -> None:
+        """Open a folder of images (and its project); raises ProjectError with a message."""
+        project = Project.open_folder(folder, project_path)
+        self.project = project
+        self._files = [e.file_name for e in project.present_images()]
+        self.unreadable.clear()
+        self.current_file = None
+        self.project_opened.emit()
+        if self._files:
+            self.go_to(0)
+        else:
+            self.message.emit(f"No images found in {project.root}")
+
+    def save_project_as(self, path: str | Path) -> None:
+        assert self.project is not None
+        self.project.path = Path(path)
+        self._save()
+
+    def go_to(self, index: int) -> None:
+        """Show image ``index``; the object in progress is dropped (ask the user first)."""
+        if not 0 <= index < len(self._files):
+            return
+        self._generation += 1
+        # A finish asked for before leaving still runs (on the old session, before the load).
+        self._pending = [op for op in self._pending if op.kind == "finish"]
+        self.current_file = self._files[index]
+        self.image = None
+        self.editing_object_id = None
+        self.view = SessionView()
+        self.image_loading.emit(self.current_file)
+        self._enqueue(_Op("load", self.project.image_path(self.current_file)))
+
+    def next_image(self) -> None:
+        self.go_to(self.current_index + 1)
+
+    def previous_image(self) -> None:
+        self.go_to(self.current_index - 1)
+
+    # -- the object in progress ---------------------------------------------------------
+    def add_click(self, y: float, x: float, is_positive: bool) -> None:
+        if self.image is None:
+            return
+        height, width = self.image.shape[:2]
+        if not (0 <= y < height and 0 <= x < width):
+            return
+        self._enqueue(_Op("clicks", [Click(y, x, is_positive)]))
+        self.session_changed.emit()
+
+    def undo(self) -> None:
+        self._enqueue(_Op("undo"))
+
+    def redo(self) -> None:
+        self._enqueue(_Op("redo"))
+
+    def reset_object(self) -> None:
+        """Drop the object in progress; a correction is cancelled, its instance unchanged."""
+        if self.editing_object_id is not None:
+            self.editing_object_id = None
+            self.objects_changed.emit()
+        self._enqueue(_Op("reset"))
+
+    def finish_object(self, category: str | None = None) -> None:
+        """Store the object in progress with ``category`` (a correction keeps its own)."""
+        if self.editing_object_id is None and not category:
+            raise ValueError("a new object needs a category")
+        self._enqueue(_Op("finish", _FinishRequest(self.current_file, category,
+                                                   self.editing_object_id)))
+        self.editing_object_id = None
+
+    def correct_object(self, object_id: int) -> None:
+        """Make an existing instance the object in progress, to be corrected with clicks."""
+        assert self.project is not None
+        _, obj = self.project.find_object(object_id)
+        self.editing_object_id = object_id
+        self._enqueue(_Op("reset"))
+        self._enqueue(_Op("initial_mask", obj.mask))
+        self.objects_changed.emit()
+
+    # -- finished objects ---------------------------------------------------------------
+    def delete_object(self, object_id: int) -> None:
+        assert self.project is not None
+        if object_id == self.editing_object_id:
+            self.reset_object()
+        self.project.remove_object(object_id)
+        self._save()
+        self.objects_changed.emit()
+
+    def rename_object(self, object_id: int, category: str) -> None:
+        assert self.project is not None
+        self.project.set_category(object_id, category)
+        self.last_category = category
+        self._save()
+        self.objects_changed.emit()
+
+    def set_object_visible(self, object_id: int, visible: bool) -> None:
+        assert self.project is not None
+        self.project.find_object(object_id)[1].visible = visible
+        self._save()
+        self.objects_changed.emit()
+
+    def import_coco(self, path: str | Path) -> ImportReport:
+        """Add a COCO file's instances to the open folder; raises CocoFormatError."""
+        assert self.project is not None
+        report = import_coco(self.project, path)
+        self._save()
+        self.objects_changed.emit()
+        return report
+
+    def shutdown(self) -> None:
+        self._pending.clear()
+        self._worker.shutdown()
+
+    # -- the queue ------------------------------------------------------------------------
+    def _enqueue(self, op: _Op) -> None:
+        was_busy = self.busy
+        self._pending.append(op)
+        if not was_busy:
+            self.busy_changed.emit(True)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        if self._running is not None or not self._pending:
+            return
+        op = self._pending.pop(0)
+        if op.kind == "clicks":
+            # Everything clicked while the previous prediction ran goes into one prediction.
+            clicks = list(op.payload)
+            while self._pending and self._pending[0].kind == "clicks":
+                clicks += self._pending.pop(0).payload
+            op = _Op("clicks", clicks)
+        job_id = self._worker.submit(lambda: self._run_op(op))
+        self._running = (job_id, self._generation, op)
+
+    def _run_op(self, op: _Op) -> object:
+        """Runs on the worker thread."""
+        if op.kind == "load":
+            image = load_image(op.payload)
+            if self._predictor is None:
+                self._predictor = build_predictor(self.model_name, self.device)
+            self._session = InteractiveSession(self._predictor, image)
+            return image
+        session = self._session
+        if session is None:  # the image failed to load: nothing to act on
+            return None
+        started = time.perf_counter()
+        result: object = None
+        if op.kind == "clicks":
+            session.add_clicks(op.payload)
+            result = time.perf_counter() - started
+        elif op.kind == "undo":
+            session.undo()
+        elif op.kind == "redo":
+            session.redo()
+        elif op.kind == "reset":
+            session.reset()
+        elif op.kind == "initial_mask":
+            session.set_initial_mask(op.payload)
+        elif op.kind == "finish":
+            mask = session.mask
+            if not mask.any():
+                return None
+            result = _Finished(mask, session.clicks)
+            session.reset()
+        else:
+            raise ValueError(f"unknown operation {op.kind}")
+        return result, SessionView(session.clicks, session.mask if session.probability is not None
+                                   else None, session.can_undo, session.can_redo)
+
+    def _take_running(self, job_id: int) -> tuple[bool, _Op]:
+        assert self._running is not None and self._running[0] == job_id
+        _, generation, op = self._running
+        self._running = None
+        return generation == self._generation, op
+
+    def _on_job_done(self, job_id: int, result: object) -> None:
+        current, op = self._take_running(job_id)
+        if op.kind == "finish" and result is not None:
+            self._store_finished(result[0], op.payload)  # belongs to its image, not the view
+        if current:
+            self._apply(op, result)
+        self._dispatch()
+        if not self.busy:
+            self.busy_changed.emit(False)
+
+    def _on_job_failed(self, job_id: int, exc: Exception) -> None:
+        current, op = self._take_running(job_id)
+        if current:
+            if op.kind == "load":
+                self._session = None
+                self.unreadable[self.current_file] = str(exc)
+                self.image_failed.emit(self.current_file, str(exc))
+            else:
+                self.error.emit(f"{op.kind} failed: {exc}")
+        self._dispatch()
+        if not self.busy:
+            self.busy_changed.emit(False)
+
+    def _apply(self, op: _Op, result: object) -> None:
+        if op.kind == "load":
+            self.image = result
+            self.unreadable.pop(self.current_file, None)
+            entry = self.current_entry()
+            entry.height, entry.width = result.shape[:2]
+            self.image_loaded.emit(self.current_file, result)
+            self.objects_changed.emit()
+            self.session_changed.emit()
+            return
+        if result is None:  # finish of an empty mask, or no session
+            if op.kind == "finish":
+                self.message.emit("The mask is empty: nothing to finish.")
+            return
+        outcome, self.view = result
+        if op.kind == "clicks":
+            self.prediction_timed.emit(outcome)
+        self.session_changed.emit()
+
+    def _store_finished(self, finished: _Finished, request: _FinishRequest) -> None:
+        assert self.project is not None
+        if request.editing_object_id is not None:
+            obj = self.project.replace_mask(request.editing_object_id, finished.mask,
+                                            finished.clicks)
+            self.message.emit(f"Object {obj.id} corrected.")
+        else:
+            obj = self.project.add_object(request.file_name, finished.mask, request.category,
+                                          "clicked", finished.clicks)
+            self.last_category = request.category
+            self.message.emit(f"Object {obj.id} added as '{request.category}'.")
+        self._save()
+        self.objects_changed.emit()
+
+    def _save(self) -> None:
+        assert self.project is not None
+        try:
+            self.project.save()
+        except OSError as exc:
+            self.error.emit(f"Could not save the project to {self.project.path}: {exc}. "
+                            "Your work is kept in memory; use File > Save Project As.")

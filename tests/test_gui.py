@@ -1,0 +1,276 @@
+"""The annotator driven through its real widgets with pytest-qt (offscreen)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from engine.annotations import PROJECT_FILE_NAME, Project
+from engine.masks import mask_iou
+from annotator.controller import SessionController
+from annotator.main_window import MainWindow
+from weights import registry
+
+pytestmark = pytest.mark.gui
+
+DISK_CENTER = (60, 80)  # y, x
+DISK_RADIUS = 30
+
+
+def _disk_image(shape=(160, 200)) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    disk = (yy - DISK_CENTER[0]) ** 2 + (xx - DISK_CENTER[1]) ** 2 <= DISK_RADIUS ** 2
+    rng = np.random.default_rng(0)
+    image = rng.normal(60, 8, (*shape, 3))
+    image[disk] = rng.normal(200, 8, (int(disk.sum()), 3))
+    image[..., 2][disk] -= 80  # an orange-ish object on a dark background
+    return np.clip(image, 0, 255).astype(np.uint8), disk
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    image, _ = _disk_image()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), image[..., ::-1])
+    (tmp_path / "broken.png").write_text("this is not an image")
+    return tmp_path
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch):
+    win = MainWindow(SessionController())
+    monkeypatch.setattr(win, "ask_category", lambda: "ball")
+    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
+    errors: list[str] = []
+    monkeypatch.setattr(win, "show_error", errors.append)
+    win.errors = errors
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    yield win
+    win.controller.shutdown()
+
+
+def _idle(qtbot, win: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
+
+
+def _open(qtbot, win: MainWindow, folder: Path) -> None:
+    assert win.open_folder(folder)
+    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    _idle(qtbot, win)
+
+
+def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
+    canvas = win.canvas
+    pos = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
+    qtbot.mouseClick(canvas.viewport(), button, pos=pos)
+    _idle(qtbot, win)
+
+
+def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(win.canvas, key, modifier)
+    _idle(qtbot, win)
+
+
+def test_click_undo_redo_finish_next(qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    controller = window.controller
+    assert controller.files == ["a.png", "b.png", "broken.png"]
+    _, disk = _disk_image()
+
+    _click(qtbot, window, *DISK_CENTER)
+    assert mask_iou(controller.view.mask, disk) > 0.9
+    assert window.canvas.marker_positions == [(*DISK_CENTER, True)]
+    _click(qtbot, window, 5, 5, positive=False)
+    assert [m[2] for m in window.canvas.marker_positions] == [True, False]
+
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(controller.view.clicks) == 1
+    _key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert len(controller.view.clicks) == 2
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    _key(qtbot, window, Qt.Key.Key_Z,
+         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(controller.view.clicks) == 2
+
+    _key(qtbot, window, Qt.Key.Key_Return)
+    objects = controller.current_objects()
+    assert len(objects) == 1 and controller.category_name(objects[0]) == "ball"
+    assert mask_iou(objects[0].mask, disk) > 0.9
+    assert controller.view.clicks == [] and window.canvas.marker_positions == []
+    assert window.objects_panel.tree.topLevelItemCount() == 1
+
+    saved = Project.load(folder / PROJECT_FILE_NAME)
+    assert len(saved.images["a.png"].objects) == 1
+
+    _key(qtbot, window, Qt.Key.Key_D)
+    qtbot.waitUntil(lambda: controller.current_file == "b.png" and controller.image is not None)
+    assert window.objects_panel.tree.topLevelItemCount() == 0
+    _key(qtbot, window, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: controller.current_file == "a.png" and controller.image is not None)
+    assert window.objects_panel.tree.topLevelItemCount() == 1
+
+
+def test_space_finishes_and_escape_resets(qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    _click(qtbot, window, *DISK_CENTER)
+    _key(qtbot, window, Qt.Key.Key_Escape)
+    assert window.controller.view.clicks == [] and window.controller.view.mask is None
+    _click(qtbot, window, *DISK_CENTER)
+    _key(qtbot, window, Qt.Key.Key_Space)
+    assert len(window.controller.current_objects()) == 1
+
+
+def test_unreadable_image_is_marked_not_fatal(qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    window.go_to(2)
+    qtbot.waitUntil(lambda: "broken.png" in window.controller.unreadable)
+    item = window.image_list.item(2)
+    assert "Cannot open" in item.toolTip()
+    window.go_to(0)
+    qtbot.waitUntil(lambda: window.controller.image is not None)
+
+
+def test_reopening_the_folder_restores_objects(qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    _click(qtbot, window, *DISK_CENTER)
+    _key(qtbot, window, Qt.Key.Key_Return)
+    window.controller.rename_object(window.controller.current_objects()[0].id, "orange")
+    _open(qtbot, window, folder)
+    objects = window.controller.current_objects()
+    assert len(objects) == 1 and window.controller.category_name(objects[0]) == "orange"
+
+
+def _write_coco(path: Path, disk: np.ndarray) -> None:
+    contours, _ = cv2.findContours(disk.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    polygon = contours[0].reshape(-1).astype(float).tolist()
+    # Another model's output: the disk plus a wrong blob the user will remove with a click.
+    blob = [150, 120, 190, 120, 190, 150, 150, 150]
+    path.write_text(json.dumps({
+        "images": [{"id": 7, "file_name": "a.png", "width": 200, "height": 160}],
+        "annotations": [{"id": 501, "image_id": 7, "category_id": 3, "iscrowd": 0,
+                         "segmentation": [polygon, blob], "area": 1, "bbox": [0, 0, 1, 1]}],
+        "categories": [{"id": 3, "name": "fruit"}],
+    }))
+
+
+def test_import_correct_and_export(qtbot, window: MainWindow, folder: Path) -> None:
+    _, disk = _disk_image()
+    coco_path = folder.parent / f"{folder.name}-predictions.json"
+    _write_coco(coco_path, disk)
+    _open(qtbot, window, folder)
+    controller = window.controller
+    window.import_coco(coco_path)
+    objects = controller.current_objects()
+    assert [(o.id, o.source) for o in objects] == [(501, "imported")]
+    assert objects[0].mask[135, 170]  # the wrong blob came in with the instance
+
+    window.objects_panel.select(501)
+    _key(qtbot, window, Qt.Key.Key_E)
+    assert controller.editing_object_id == 501
+    assert controller.view.mask is not None and controller.view.mask[135, 170]
+    _click(qtbot, window, 135, 170, positive=False)
+    assert not controller.view.mask[135, 170]
+    _key(qtbot, window, Qt.Key.Key_Return)
+
+    objects = controller.current_objects()
+    assert [(o.id, o.source, controller.category_name(o)) for o in objects] == [
+        (501, "corrected", "fruit")]
+    assert mask_iou(objects[0].mask, disk) > 0.9
+    assert controller.editing_object_id is None
+
+    out = folder.parent / "export.json"
+    job = window.export_coco(out)
+    qtbot.waitUntil(lambda: job.isFinished() and out.exists(), timeout=10000)
+    exported = json.loads(out.read_text())
+    [annotation] = exported["annotations"]
+    assert annotation["id"] == 501 and annotation["iscrowd"] == 0
+    assert exported["categories"][annotation["category_id"] - 1]["name"] == "fruit"
+    image = next(i for i in exported["images"] if i["id"] == annotation["image_id"])
+    assert image["file_name"] == "a.png"
+    assert window.errors == []
+
+
+def test_malformed_coco_shows_an_error(qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    bad = folder.parent / "bad.json"
+    bad.write_text("{\"images\": [1, 2")
+    window.import_coco(bad)
+    assert len(window.errors) == 1 and "bad.json" in window.errors[0]
+
+
+class _SlowPredictor:
+    """Sleeps in predict so clicks pile up; records the click lists it was given."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.release = threading.Event()
+
+    def set_image(self, image):
+        self.shape = image.shape[:2]
+
+    def predict(self, clicks, prev_mask):
+        self.release.wait(5)
+        self.calls.append(len(clicks))
+        prob = np.zeros(self.shape, np.float32)
+        for click in clicks:
+            prob[int(click.y), int(click.x)] = 1.0
+        return prob
+
+    def get_state(self):
+        return None
+
+    def set_state(self, state):
+        pass
+
+
+def test_clicks_during_a_prediction_are_coalesced_and_the_gui_stays_free(
+        qtbot, monkeypatch, folder: Path) -> None:
+    predictor = _SlowPredictor()
+    monkeypatch.setitem(registry.MODELS, "slow", registry.ModelEntry(
+        "slow", "Slow", "test", lambda device: predictor))
+    controller = SessionController(model="slow")
+    try:
+        controller.open_folder(folder)
+        qtbot.waitUntil(lambda: controller.image is not None)
+        started = time.perf_counter()
+        for x in (10, 11, 12):
+            controller.add_click(5, x, True)
+        assert time.perf_counter() - started < 1.0  # the GUI thread did not wait
+        assert len(controller.displayed_clicks) == 3
+        predictor.release.set()
+        qtbot.waitUntil(lambda: not controller.busy)
+        assert predictor.calls == [1, 3]  # the first click, then the two queued ones together
+        assert len(controller.view.clicks) == 3
+    finally:
+        controller.shutdown()
+
+
+def test_results_for_a_left_image_are_dropped(qtbot, monkeypatch, folder: Path) -> None:
+    predictor = _SlowPredictor()
+    monkeypatch.setitem(registry.MODELS, "slow", registry.ModelEntry(
+        "slow", "Slow", "test", lambda device: predictor))
+    controller = SessionController(model="slow")
+    try:
+        controller.open_folder(folder)
+        qtbot.waitUntil(lambda: controller.image is not None)
+        controller.add_click(5, 5, True)
+        controller.next_image()
+        predictor.release.set()
+        qtbot.waitUntil(lambda: not controller.busy and controller.image is not None)
+        assert controller.current_file == "b.png"
+        assert controller.view.clicks == [] and controller.view.mask is None
+    finally:
+        controller.shutdown()
