@@ -263,6 +263,10 @@ class MainWindow(QMainWindow):
         job.start()
         return job
 
+    @property
+    def export_in_progress(self) -> bool:
+        return self._export_job is not None
+
     def _export_done(self, report, path) -> None:
         self._export_job = None
         self.statusBar().showMessage(f"Exported to {path}: {report.summary()}", 10000)

@@ -190,8 +190,8 @@ def test_import_correct_and_export(qtbot, window: MainWindow, folder: Path) -> N
     assert controller.editing_object_id is None
 
     out = folder.parent / "export.json"
-    job = window.export_coco(out)
-    qtbot.waitUntil(lambda: job.isFinished() and out.exists(), timeout=10000)
+    window.export_coco(out)
+    qtbot.waitUntil(lambda: not window.export_in_progress, timeout=10000)
     exported = json.loads(out.read_text())
     [annotation] = exported["annotations"]
     assert annotation["id"] == 501 and annotation["iscrowd"] == 0
