@@ -360,8 +360,12 @@ class SessionController(QObject):
                                             finished.clicks)
             self.message.emit(f"Object {obj.id} corrected.")
         else:
-            obj = self.project.add_object(request.file_name, finished.mask, request.category,
-                                          "clicked", finished.clicks)
+            try:
+                obj = self.project.add_object(request.file_name, finished.mask,
+                                              request.category, "clicked", finished.clicks)
+            except ValueError as exc:  # the image file changed size under the project
+                self.error.emit(f"The object was not added: {exc}")
+                return
             self.last_category = request.category
             self.message.emit(f"Object {obj.id} added as '{request.category}'.")
         self._save()

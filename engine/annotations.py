@@ -98,7 +98,10 @@ class Project:
         path = Path(project_path) if project_path else default_project_path(folder)
         project = cls.load(path) if path.exists() else cls(folder, path)
         project.root = folder
-        project.sync_with_folder()
+        try:
+            project.sync_with_folder()
+        except OSError as exc:
+            raise ProjectError(f"cannot list the images in {folder}: {exc}") from exc
         return project
 
     @classmethod

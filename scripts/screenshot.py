@@ -19,9 +19,10 @@ from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from resources import SAMPLES_DIR
 
-# (y, x, positive) clicks on the first sample: a finished object, then one in progress.
-FINISHED = [(300, 250, True)]
-IN_PROGRESS = [(330, 560, True), (232, 598, False)]
+# (y, x, positive) clicks on the first sample: the orange (GrabCut takes the plate with it
+# until a right click on the plate), then the lemon, in progress.
+FINISHED = [(300, 250, True), (300, 360, False)]
+IN_PROGRESS = [(390, 400, True), (420, 470, False)]
 
 
 def wait_idle(controller: SessionController, timeout: float = 20.0) -> None:
@@ -43,7 +44,7 @@ def main(out: str) -> int:
     for y, x, positive in FINISHED:
         controller.add_click(y, x, positive)
         wait_idle(controller)
-    controller.finish_object("disc")
+    controller.finish_object("orange")
     wait_idle(controller)
     for y, x, positive in IN_PROGRESS:
         controller.add_click(y, x, positive)
