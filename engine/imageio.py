@@ -98,7 +98,8 @@ def _read_file(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ImageLoadError(path, "the file does not exist (it may have been moved or deleted)") from None
+        raise ImageLoadError(
+            path, "the file does not exist (it may have been moved or deleted)") from None
     except IsADirectoryError:
         raise ImageLoadError(path, "it is a folder, not an image file") from None
     except PermissionError:
@@ -235,7 +236,8 @@ def _exif_orientation(tiff: bytes) -> int:
         tag, value_type, value_count = struct.unpack_from(order + "HHI", tiff, entry)
         if tag != _ORIENTATION_TAG:
             continue
-        if value_count != 1 or value_type not in (3, 4):  # SHORT per the spec, LONG seen in the wild
+        # SHORT per the specification; some writers use LONG.
+        if value_count != 1 or value_type not in (3, 4):
             return 1
         (value,) = struct.unpack_from(order + ("H" if value_type == 3 else "I"), tiff, entry + 8)
         return value if 1 <= value <= 8 else 1

@@ -132,6 +132,24 @@ def test_previous_mask_is_kept():
     assert mask_iou(_mask(probability), disc) > 0.9
 
 
+def test_parts_of_the_previous_mask_stay_without_a_click_of_their_own():
+    image, (left, right) = _scene(200, 300, [(100, 80, 45, ORANGE), (100, 220, 45, (230, 220, 60))])
+    predictor = GrabCutPredictor()
+    predictor.set_image(image)
+    both = (left | right).astype(np.float32)  # e.g. an imported two-part mask
+    mask = _mask(predictor.predict([Click(100, 80, True)], both))
+    assert mask_iou(mask, left | right) > 0.9
+
+
+def test_negative_click_inside_an_imported_mask_only_dents_it():
+    image, (disc,) = _scene(200, 260, [(100, 120, 55, ORANGE)])
+    predictor = GrabCutPredictor()
+    predictor.set_image(image)
+    mask = _mask(predictor.predict([Click(100, 150, False)], disc.astype(np.float32)))
+    assert not mask[100, 150]
+    assert mask_iou(mask, disc) > 0.85
+
+
 def test_probability_levels_on_an_unscaled_crop():
     image, _ = _scene(200, 260, [(100, 120, 55, ORANGE)])
     predictor = GrabCutPredictor()

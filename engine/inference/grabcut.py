@@ -2,18 +2,22 @@
 
 Clicks and the previous mask become GrabCut's label map:
 
-- each click: a disk of sure foreground (positive) or sure background (negative);
+- each click: a small disk of sure foreground (positive) or sure background (negative);
 - the previous mask (probability > 0.5): probable foreground; the rest probable background;
-- the first click (no previous foreground): a large disk of probable foreground around each
-  positive click, a guess of the object's extent that seeds GrabCut's colour models;
+- with no previous foreground, a disk of probable foreground around each positive click,
+  a guess of the object's size that seeds GrabCut's colour models;
 - crop edges inside the image: a thin band of sure background (the object is assumed to lie
   inside the crop; image edges are not, so objects may touch them).
 
-Only a crop is segmented, downscaled so that its longer side is at most ``max_side``; cost
-therefore does not grow with the image. The first click looks at the whole image (there is no
-extent to crop to yet); later clicks use the box of the previous mask and the positive clicks
-plus a margin, and the crop is grown and GrabCut run again when the object reaches a crop
-edge. Foreground regions not connected to a positive click are dropped: one click, one object.
+Only a crop is segmented, downscaled so that its longer side is at most ``max_side``: cost
+does not grow with the image. With no previous foreground the crop is the whole image
+(there is no extent to crop to yet); otherwise it is the box of the previous mask and the
+positive clicks plus a margin, grown and segmented again when the object reaches its edge.
+
+GrabCut's colour models are global, so afterwards the foreground is split between the
+clicks by a watershed (see :func:`_object_pixels`): a negative click removes the part of the
+foreground on its side of the strongest edge, not just its own disk, and regions that no
+positive click (or previous mask) holds are dropped: one click, one object.
 """
 from __future__ import annotations
 
@@ -48,8 +52,11 @@ class GrabCutPredictor:
             longer side of their box.
         min_margin: smallest context in image pixels, so a tiny object still brings
             background around it.
-        first_extent: radius of the probable-foreground disk around the first positive
-            clicks, as a fraction of the image's longer side.
+        first_extent: with no previous foreground, radius of the probable-foreground disk
+            around each positive click, as a fraction of the image's longer side. A guess
+            of the object's size that suits objects up to about a fifth of the image
+            across; larger ones take more positive clicks, and a much smaller one on a
+            plain surround may take a negative click.
         max_side: the crop is downscaled to at most this many pixels on its longer side.
         max_grow: how many times a crop may grow when the object reaches its edge.
 
@@ -65,7 +72,7 @@ class GrabCutPredictor:
         click_radius: int = 5,
         margin: float = 1.0,
         min_margin: int = 16,
-        first_extent: float = 0.15,
+        first_extent: float = 0.1,
         max_side: int = 320,
         max_grow: int = 2,
     ) -> None:
@@ -99,9 +106,12 @@ class GrabCutPredictor:
         """Nothing to restore (see :meth:`get_state`)."""
 
     def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None) -> np.ndarray:
-        """Object probability (H x W float32): 1 sure, 0.8 probable, 0.2 unlikely, 0 not.
+        """Object probability (H x W float32 in [0, 1]) for ``clicks`` and ``prev_mask``.
 
-        Without a positive click or previous foreground the result is all zeros.
+        1 at clicked foreground, 0.8 probable foreground, 0.2 probable background, 0 at
+        negative clicks and outside the crop; the crop is upscaled bilinearly, so edges
+        take values in between. Without a positive click or previous foreground the map
+        is all zeros.
         """
         if self._image is None:
             raise RuntimeError("set_image must be called before predict")
@@ -171,7 +181,7 @@ class GrabCutPredictor:
             work = self._downscale(self._image[top:bottom, left:right], (work_h, work_w))
 
         def to_work(click: Click) -> tuple[int, int] | None:
-            # Pixel centres map onto pixel centres; None for a click outside the crop.
+            # The working pixel under the click; None for a click outside the crop.
             y = int((click.y - top) * scale_y)
             x = int((click.x - left) * scale_x)
             inside = top <= click.y < bottom and left <= click.x < right
@@ -212,9 +222,9 @@ class GrabCutPredictor:
         _stamp(seeds, points, self.click_radius, _POSITIVE_SEED, _NEGATIVE_SEED)
         foreground = _object_pixels(work, foreground, seeds, previous)
         labels[(labels == cv2.GC_PR_FGD) & ~foreground] = cv2.GC_PR_BGD
-        reach = _BAND + 1
-        reached = (inner[0] and foreground[:reach].any(), inner[1] and foreground[:, :reach].any(),
-                   inner[2] and foreground[-reach:].any(), inner[3] and foreground[:, -reach:].any())
+        near = _BAND + 1
+        reached = (inner[0] and foreground[:near].any(), inner[1] and foreground[:, :near].any(),
+                   inner[2] and foreground[-near:].any(), inner[3] and foreground[:, -near:].any())
 
         probability = np.zeros((height, width), dtype=np.float32)
         probability[top:bottom, left:right] = cv2.resize(
