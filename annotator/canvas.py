@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap,
@@ -17,6 +18,7 @@ ZOOM_STEP = 1.25
 MAX_ZOOM = 40.0
 CLICK_MOVE_TOLERANCE = 4  # px on screen: a press-release that moved more is a drag, not a click
 MARKER_RADIUS = 5  # px on screen, whatever the zoom
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -47,12 +49,7 @@ def mask_overlay(masks: list[tuple[np.ndarray, tuple[int, int, int]]], shape: tu
 
 
 def _eroded(mask: np.ndarray) -> np.ndarray:
-    inner = mask.copy()
-    inner[1:, :] &= mask[:-1, :]
-    inner[:-1, :] &= mask[1:, :]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    return inner
+    return cv2.erode(mask.astype(np.uint8), _CROSS, borderValue=0).astype(bool)
 
 
 class ImageCanvas(QGraphicsView):
@@ -69,7 +66,7 @@ class ImageCanvas(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom() anchors
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -159,16 +156,25 @@ class ImageCanvas(QGraphicsView):
     def zoom_factor(self) -> float:
         return self.transform().m11()
 
-    def zoom(self, steps: float) -> None:
+    def zoom(self, steps: float, anchor: QPointF | None = None) -> None:
+        """Zoom by ``ZOOM_STEP ** steps`` keeping the image point at ``anchor`` (a viewport
+        position, default the centre) where it is."""
         factor = ZOOM_STEP ** steps
         if self.zoom_factor() * factor > MAX_ZOOM:
             factor = MAX_ZOOM / self.zoom_factor()
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        fixed = self.mapToScene(anchor.toPoint())
         self.scale(factor, factor)
+        drift = self.mapFromScene(fixed) - anchor.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120
         if steps:
-            self.zoom(steps)
+            self.zoom(steps, event.position())
+        event.accept()
 
     def image_position(self, view_pos: QPointF) -> tuple[float, float] | None:
         """(row, col) of the image pixel under a viewport position, None outside the image."""

@@ -52,8 +52,7 @@ class MainWindow(QMainWindow):
 
     def _action(self, text: str, slot, shortcuts=(), icon: str | None = None,
                 tip: str | None = None) -> QAction:
-        action = QAction(qta.icon(icon) if icon else qta.icon("fa5s.circle", color="transparent"),
-                         text, self)
+        action = QAction(qta.icon(icon), text, self) if icon else QAction(text, self)
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
         action.triggered.connect(slot)
         keys = ", ".join(shortcuts)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -236,41 +235,74 @@ class _SlowPredictor:
         pass
 
 
+@pytest.fixture
+def slow_controller(qtbot, monkeypatch, folder: Path):
+    """A controller whose model blocks until the test releases it, on the opened folder."""
+    predictor = _SlowPredictor()
+    monkeypatch.setitem(registry.MODELS, "slow", registry.ModelEntry(
+        "slow", "Slow", "test", lambda device: predictor))
+    controller = SessionController(model="slow")
+    controller.open_folder(folder)
+    qtbot.waitUntil(lambda: controller.image is not None)
+    yield controller, predictor
+    predictor.release.set()
+    controller.shutdown()
+
+
 def test_clicks_during_a_prediction_are_coalesced_and_the_gui_stays_free(
-        qtbot, monkeypatch, folder: Path) -> None:
-    predictor = _SlowPredictor()
-    monkeypatch.setitem(registry.MODELS, "slow", registry.ModelEntry(
-        "slow", "Slow", "test", lambda device: predictor))
-    controller = SessionController(model="slow")
-    try:
-        controller.open_folder(folder)
-        qtbot.waitUntil(lambda: controller.image is not None)
-        started = time.perf_counter()
-        for x in (10, 11, 12):
-            controller.add_click(5, x, True)
-        assert time.perf_counter() - started < 1.0  # the GUI thread did not wait
-        assert len(controller.displayed_clicks) == 3
-        predictor.release.set()
-        qtbot.waitUntil(lambda: not controller.busy)
-        assert predictor.calls == [1, 3]  # the first click, then the two queued ones together
-        assert len(controller.view.clicks) == 3
-    finally:
-        controller.shutdown()
+        qtbot, slow_controller) -> None:
+    controller, predictor = slow_controller
+    for x in (10, 11, 12):
+        controller.add_click(5, x, True)
+    # add_click returned while the model is still held: the GUI thread never waited.
+    assert predictor.calls == [] and controller.busy
+    assert len(controller.displayed_clicks) == 3
+    predictor.release.set()
+    qtbot.waitUntil(lambda: not controller.busy)
+    assert predictor.calls == [1, 3]  # the first click, then the two queued ones together
+    assert len(controller.view.clicks) == 3
 
 
-def test_results_for_a_left_image_are_dropped(qtbot, monkeypatch, folder: Path) -> None:
-    predictor = _SlowPredictor()
-    monkeypatch.setitem(registry.MODELS, "slow", registry.ModelEntry(
-        "slow", "Slow", "test", lambda device: predictor))
-    controller = SessionController(model="slow")
-    try:
-        controller.open_folder(folder)
-        qtbot.waitUntil(lambda: controller.image is not None)
-        controller.add_click(5, 5, True)
-        controller.next_image()
-        predictor.release.set()
-        qtbot.waitUntil(lambda: not controller.busy and controller.image is not None)
-        assert controller.current_file == "b.png"
-        assert controller.view.clicks == [] and controller.view.mask is None
-    finally:
-        controller.shutdown()
+def test_results_for_a_left_image_are_dropped(qtbot, slow_controller) -> None:
+    controller, predictor = slow_controller
+    controller.add_click(5, 5, True)
+    controller.next_image()
+    predictor.release.set()
+    qtbot.waitUntil(lambda: not controller.busy and controller.image is not None)
+    assert controller.current_file == "b.png"
+    assert controller.view.clicks == [] and controller.view.mask is None
+
+
+def _wheel(canvas, pos, notches: int) -> None:
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    global_pos = canvas.viewport().mapToGlobal(pos)
+    event = QWheelEvent(QPointF(pos), QPointF(global_pos), QPoint(), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def test_zoom_about_cursor_pan_and_fit(qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    canvas = window.canvas
+    fitted = canvas.zoom_factor()
+    cursor = canvas.mapFromScene(QPointF(*DISK_CENTER[::-1]))
+    _wheel(canvas, cursor, 3)
+    assert canvas.zoom_factor() > 1.9 * fitted
+    # The image point under the cursor stays under the cursor.
+    under = canvas.mapToScene(cursor)
+    assert abs(under.x() - DISK_CENTER[1]) < 2 and abs(under.y() - DISK_CENTER[0]) < 2
+
+    scroll = canvas.horizontalScrollBar().value()
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.MiddleButton, pos=cursor)
+    qtbot.mouseMove(canvas.viewport(), cursor + type(cursor)(40, 0))
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.MiddleButton,
+                       pos=cursor + type(cursor)(40, 0))
+    assert canvas.horizontalScrollBar().value() == scroll - 40
+    assert window.controller.view.clicks == []  # panning is not clicking
+
+    _key(qtbot, window, Qt.Key.Key_F)
+    assert abs(canvas.zoom_factor() - fitted) < 1e-6
