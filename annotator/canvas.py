@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap,
                            QWheelEvent, QKeyEvent)
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem,
-                               QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView)
+                               QGraphicsScene, QGraphicsTextItem, QGraphicsView)
 
 from engine import Click
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
@@ -18,6 +18,7 @@ ZOOM_STEP = 1.25
 MAX_ZOOM = 40.0
 CLICK_MOVE_TOLERANCE = 4  # px on screen: a press-release that moved more is a drag, not a click
 MARKER_RADIUS = 5  # px on screen, whatever the zoom
+PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -78,9 +79,9 @@ class ImageCanvas(QGraphicsView):
         for z, item in enumerate((self._image_item, self._objects_item, self._current_item)):
             item.setZValue(z)
             self.scene().addItem(item)
-        self._placeholder = QGraphicsSimpleTextItem()
-        self._placeholder.setBrush(QColor(220, 220, 220))
-        self._placeholder.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self._placeholder = QGraphicsTextItem()
+        self._placeholder.setDefaultTextColor(QColor(220, 220, 220))
+        self._placeholder.setTextWidth(PLACEHOLDER_WIDTH)
         self.scene().addItem(self._placeholder)
         self._markers: list[QGraphicsEllipseItem] = []
         self._image_shape: tuple[int, int] | None = None
@@ -95,7 +96,7 @@ class ImageCanvas(QGraphicsView):
         return self._image_shape
 
     def set_image(self, image: np.ndarray) -> None:
-        self._placeholder.setText("")
+        self._placeholder.setPlainText("")
         self._image_shape = image.shape[:2]
         self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
         self._objects_item.setPixmap(QPixmap())
@@ -110,10 +111,10 @@ class ImageCanvas(QGraphicsView):
         for item in (self._image_item, self._objects_item, self._current_item):
             item.setPixmap(QPixmap())
         self.set_clicks([])
-        self._placeholder.setText(text)
-        self.scene().setSceneRect(QRectF(0, 0, 10, 10))
+        self._placeholder.setPlainText(text)
         self.resetTransform()
-        self.centerOn(self._placeholder)
+        # A scene smaller than the view is shown centred: the text sits in the middle.
+        self.scene().setSceneRect(self._placeholder.boundingRect())
 
     def set_objects_layer(self, layer: np.ndarray | None) -> None:
         self._objects_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer))

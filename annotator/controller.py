@@ -167,6 +167,8 @@ class SessionController(QObject):
         self.editing_object_id = None
         self.view = SessionView()
         self.image_loading.emit(self.current_file)
+        self.objects_changed.emit()
+        self.session_changed.emit()
         self._enqueue(_Op("load", self.project.image_path(self.current_file)))
 
     def next_image(self) -> None:

@@ -368,7 +368,7 @@ class MainWindow(QMainWindow):
         self._refresh_image_list()
 
     def _on_image_failed(self, file_name: str, message: str) -> None:
-        self.canvas.show_placeholder(f"Cannot open {file_name}:\n{message}")
+        self.canvas.show_placeholder(message)
         self._refresh_image_list()
 
     def _refresh_session(self) -> None:
@@ -384,8 +384,10 @@ class MainWindow(QMainWindow):
         self.objects_panel.set_objects([(o, c.category_name(o)) for o in objects],
                                        c.editing_object_id)
         if self.canvas.image_shape is not None:
+            # An object whose image file changed size since cannot be drawn on it.
             shown = [(o.mask, object_color(o.id)) for o in objects
-                     if o.visible and o.id != c.editing_object_id]
+                     if o.visible and o.id != c.editing_object_id
+                     and tuple(o.rle["size"]) == self.canvas.image_shape]
             self.canvas.set_objects_layer(
                 mask_overlay(shown, self.canvas.image_shape, OVERLAY_OPACITY, outline=True)
                 if shown else None)

@@ -131,10 +131,14 @@ def test_space_finishes_and_escape_resets(qtbot, window: MainWindow, folder: Pat
 
 def test_unreadable_image_is_marked_not_fatal(qtbot, window: MainWindow, folder: Path) -> None:
     _open(qtbot, window, folder)
+    _click(qtbot, window, *DISK_CENTER)
+    _key(qtbot, window, Qt.Key.Key_Return)
     window.go_to(2)
     qtbot.waitUntil(lambda: "broken.png" in window.controller.unreadable)
     item = window.image_list.item(2)
     assert "Cannot open" in item.toolTip()
+    assert window.objects_panel.tree.topLevelItemCount() == 0  # a.png's objects are gone
+    assert window.canvas.image_shape is None
     window.go_to(0)
     qtbot.waitUntil(lambda: window.controller.image is not None)
 
