@@ -24,7 +24,8 @@ class ImageListPanel(QListWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        # The canvas keeps the keyboard: Space, Enter and the letter keys are annotation keys.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
         self.currentRowChanged.connect(self._on_row_changed)
         self._updating = False
@@ -77,7 +78,7 @@ class ObjectsPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(list(self.COLUMNS))
         self.tree.setRootIsDecorated(False)
-        self.tree.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.tree.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must finish, not tick a box
         self.tree.itemChanged.connect(self._on_item_changed)
         self.tree.itemDoubleClicked.connect(
             lambda item, column: self.rename_requested.emit(self._id(item)))

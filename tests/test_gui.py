@@ -310,3 +310,19 @@ def test_zoom_about_cursor_pan_and_fit(qtbot, window: MainWindow, folder: Path) 
 
     _key(qtbot, window, Qt.Key.Key_F)
     assert abs(canvas.zoom_factor() - fitted) < 1e-6
+
+
+def test_keyboard_stays_with_the_canvas_after_using_the_panels(
+        qtbot, window: MainWindow, folder: Path) -> None:
+    _open(qtbot, window, folder)
+    _click(qtbot, window, *DISK_CENTER)
+    _key(qtbot, window, Qt.Key.Key_Return)
+    tree = window.objects_panel.tree
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(tree.topLevelItem(0)).center())
+    assert window.objects_panel.selected_id() is not None
+    assert not tree.hasFocus()
+    _click(qtbot, window, 5, 5)
+    _key(qtbot, window, Qt.Key.Key_Space)
+    assert len(window.controller.current_objects()) == 2
+    assert window.controller.current_objects()[0].visible  # Space did not untick object 1
