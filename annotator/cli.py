@@ -70,8 +70,7 @@ def run_export(source: Path, output: Path, holes: str) -> int:
     with tqdm(desc="Exporting", unit="obj", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
-            bar.n = done
-            bar.refresh()
+            bar.update(done - bar.n)  # tqdm throttles the redraws
         try:
             report = export_coco(project, output, holes=holes, progress=progress)
         except (OSError, ExportCancelled) as exc:
