@@ -1,0 +1,178 @@
+"""Reading click-model checkpoints safely and saying what they are.
+
+Only ``torch.load(weights_only=True)`` is used: a file that holds anything but tensors and
+plain Python data (a pickled class, a function call) is refused, never executed. The
+architecture is identified from the file's content, never from its name, and never by
+importing the class path written in it:
+
+- RITM and FocalClick files are ``{'state_dict': ..., 'config': {'class', 'params'}}``
+  (a list of them is an RITM ensemble);
+- original f-BRS files are a bare state dict, told apart by their keys and shapes.
+
+Files may be xz-compressed (``.xz``); they are decompressed in memory.
+"""
+from __future__ import annotations
+
+import io
+import lzma
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
+_SEGFORMER_CLASS = "isegm.model.is_segformer_model.SegFormerModel"
+_DEEPLAB_CLASS = "isegm.model.is_deeplab_model.DeeplabModel"
+
+# RITM/FocalClick HRNet variants by (width, small): the names the papers and repos use.
+_HRNET_NAMES = {(18, True): "HRNet-18s", (18, False): "HRNet-18", (32, False): "HRNet-32",
+                (48, False): "HRNet-48"}
+
+
+class CheckpointError(Exception):
+    """A file that cannot be used as a checkpoint; the message says why, for a user."""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What one checkpoint holds.
+
+    ``family`` is "ritm", "focalclick" or "fbrs"; ``architecture`` "hrnet", "segformer" or
+    "deeplab"; ``params`` the constructor parameters stored in the file (values only; for
+    f-BRS files, those inferred from the keys); ``title`` a name for people.
+    """
+
+    family: str
+    architecture: str
+    title: str
+    params: dict[str, Any]
+    state_dict: Mapping[str, torch.Tensor] = field(repr=False)
+
+
+def read_checkpoint(path: str | os.PathLike) -> list[CheckpointInfo]:
+    """Load and identify a checkpoint file: one entry, or several for an RITM ensemble.
+
+    Raises :class:`CheckpointError` for anything that is not a checkpoint we know.
+    """
+    path = Path(path)
+    data = _load(path)
+    entries = data if isinstance(data, list) else [data]
+    if not entries:
+        raise CheckpointError(f"{path.name} holds an empty list, not a checkpoint")
+    infos = [identify(entry, path.name) for entry in entries]
+    if len(infos) > 1 and any(i.family != "ritm" for i in infos):
+        raise CheckpointError(f"{path.name} is a list of checkpoints, but only RITM files "
+                              "come as ensembles")
+    return infos
+
+
+def identify(data: Any, name: str = "the checkpoint") -> CheckpointInfo:
+    """Say what a loaded checkpoint object is (see the module docstring)."""
+    if isinstance(data, Mapping) and "state_dict" in data and "config" in data:
+        return _identify_isegm(data, name)
+    if isinstance(data, Mapping) and data and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                  for k, v in data.items()):
+        return _identify_fbrs(data, name)
+    raise CheckpointError(f"{name} is a PyTorch file but not a click-model checkpoint "
+                          "(expected RITM/FocalClick 'state_dict' + 'config', or an f-BRS "
+                          "state dict)")
+
+
+def _load(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if raw.startswith(b"\xfd7zXZ\x00"):
+        try:
+            raw = lzma.decompress(raw)
+        except lzma.LZMAError as exc:
+            raise CheckpointError(f"{path.name} is a damaged xz file: {exc}") from exc
+    if not raw:
+        raise CheckpointError(f"{path.name} is empty")
+    try:
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refuses any global outside torch's allow-list: a class, a function...
+        raise CheckpointError(
+            f"{path.name} contains pickled Python objects, not only weights, and was refused "
+            f"so that nothing in it can run. Details: {_first_line(exc)}") from exc
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,
+            AttributeError, ImportError, TypeError) as exc:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint "
+                              f"(damaged, truncated or another kind of file): "
+                              f"{_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _identify_isegm(data: Mapping, name: str) -> CheckpointInfo:
+    config, state_dict = data["config"], data["state_dict"]
+    if not (isinstance(config, Mapping) and isinstance(config.get("class"), str)
+            and isinstance(config.get("params"), Mapping)):
+        raise CheckpointError(f"{name} has a malformed 'config' (no 'class' and 'params')")
+    if not (isinstance(state_dict, Mapping)
+            and all(isinstance(v, torch.Tensor) for v in state_dict.values())):
+        raise CheckpointError(f"{name} has a malformed 'state_dict' (not a dict of tensors)")
+    try:
+        params = {k: v["value"] for k, v in config["params"].items()}
+    except (TypeError, KeyError) as exc:
+        raise CheckpointError(f"{name} has malformed config parameters: {exc!r}") from exc
+    cls = config["class"]
+    if cls == _SEGFORMER_CLASS:
+        version = str(params.get("model_version", "?")).upper()
+        pipeline = str(params.get("pipeline_version", "?")).upper()
+        return CheckpointInfo("focalclick", "segformer",
+                              f"FocalClick SegFormer-{version} {pipeline}", params, state_dict)
+    if cls == _HRNET_CLASS:
+        variant = _HRNET_NAMES.get((params.get("width"), bool(params.get("small"))),
+                                   f"HRNet-{params.get('width')}")
+        if "pipeline_version" in params:  # only FocalClick's HRNetModel has a pipeline
+            pipeline = str(params["pipeline_version"]).upper()
+            return CheckpointInfo("focalclick", "hrnet", f"FocalClick {variant} {pipeline}",
+                                  params, state_dict)
+        kind = "ITER-M (previous mask)" if params.get("with_prev_mask") else "baseline"
+        return CheckpointInfo("ritm", "hrnet", f"RITM {variant} {kind}", params, state_dict)
+    if cls == _DEEPLAB_CLASS:
+        backbone = str(params.get("backbone", "resnet50"))
+        return CheckpointInfo("ritm", "deeplab", f"RITM DeepLabV3+ {backbone}", params,
+                              state_dict)
+    raise CheckpointError(f"{name} is a checkpoint of an unknown model class {cls!r}; "
+                          "Clickmask reads RITM, FocalClick and f-BRS files")
+
+
+def _identify_fbrs(state_dict: Mapping[str, torch.Tensor], name: str) -> CheckpointInfo:
+    # f-BRS files are bare state dicts whose first block fuses RGB with distance maps.
+    fuse = state_dict.get("rgb_conv.0.weight")
+    if fuse is None or tuple(fuse.shape) != (8, 5, 1, 1) or "rgb_conv.2.running_var" not in \
+            state_dict:
+        raise CheckpointError(f"{name} is a bare state dict but not an f-BRS checkpoint "
+                              "(no distance-map fusion block 'rgb_conv')")
+    if any("feature_extractor.stage2.0.branches" in key for key in state_dict):
+        width = state_dict["feature_extractor.stage2.0.branches.0.0.conv1.weight"].shape[0]
+        ocr = next(v.shape[0] for k, v in state_dict.items()
+                   if k.endswith("ocr_distri_head.object_context_block.f_down.1.0.bias"))
+        small = sum("feature_extractor." in k for k in state_dict) < 1800
+        params = {"width": int(width), "ocr_width": int(ocr), "small": small}
+        variant = _HRNET_NAMES.get((params["width"], small), f"HRNet-{width}")
+        return CheckpointInfo("fbrs", "hrnet", f"f-BRS {variant} (OCR {ocr})", params,
+                              state_dict)
+    backbone_keys = [k for k in state_dict
+                     if "feature_extractor.backbone" in k and "num_batches_tracked" not in k]
+    depth = next((d for limit, d in ((181, 34), (276, 50), (531, 101))
+                  if len(backbone_keys) <= limit), None)
+    if depth is None or not backbone_keys:
+        raise CheckpointError(f"{name} looks like an f-BRS DeepLab file but its backbone "
+                              f"({len(backbone_keys)} tensors) matches no ResNet we know")
+    deeplab_ch = next(v.shape[0] for k, v in state_dict.items() if "aspp.project.0.weight" in k)
+    params = {"backbone": f"resnet{depth}", "deeplab_ch": int(deeplab_ch)}
+    return CheckpointInfo("fbrs", "deeplab", f"f-BRS DeepLabV3+ ResNet-{depth} "
+                          f"(dh{deeplab_ch})", params, state_dict)
