@@ -1,0 +1,132 @@
+"""The RITM predictor, NoBRS path: the official BasePredictor, click by click.
+
+Input transforms run in the official order: Zoom-In, LimitLongestSide, horizontal flip
+(test-time augmentation, averaged on logits), then the inverse in reverse order with the
+sigmoid between. The per-image state (previous prediction, zoom box) is snapshotted with
+``get_state`` so that the session's undo restores it exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.clicks import Click
+from engine.inference.zoom import LimitLongestSide, ZoomIn, ZoomState
+
+
+@dataclass(frozen=True)
+class RITMState:
+    prev_prediction: torch.Tensor
+    zoom: ZoomState | None
+    limit: ZoomState | None
+
+
+class RITMPredictor:
+    """Turns clicks into probabilities with an RITM network (see the module docstring).
+
+    Args:
+        model: an RITM ``ISModel`` (``forward(image, points) -> {'instances': logits}``).
+        device: torch device the model lives on.
+        with_flip: horizontal-flip test-time augmentation (on by default, as official).
+        zoom_in: a :class:`ZoomIn`, or None to predict on the whole image.
+        max_size: LimitLongestSide's long side (the demo uses 800), or None.
+        net_clicks_limit: only the first N positive and N negative clicks reach the network.
+    """
+
+    name = "ritm"
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
+                 with_flip: bool = True, zoom_in: ZoomIn | None = None,
+                 max_size: int | None = None, net_clicks_limit: int | None = None) -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.with_flip = with_flip
+        self.zoom_in = zoom_in
+        self.limit = LimitLongestSide(max_size) if max_size else None
+        self.net_clicks_limit = net_clicks_limit
+        self._image_nd: torch.Tensor | None = None
+        self._prev_prediction: torch.Tensor | None = None
+        self.net_calls = 0  # forward passes of the last predict (the recalculation makes two)
+
+    def set_image(self, image: np.ndarray) -> None:
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
+        self._image_nd = tensor.unsqueeze(0).to(self.device)
+        for transform in self._transforms():
+            transform.reset()
+        self._prev_prediction = torch.zeros(1, 1, *image.shape[:2], device=self.device)
+
+    def get_state(self) -> Any:
+        return RITMState(self._prev_prediction,
+                         self.zoom_in.state if self.zoom_in else None,
+                         self.limit.state if self.limit else None)
+
+    def set_state(self, state: Any) -> None:
+        self._prev_prediction = state.prev_prediction
+        if self.zoom_in:
+            self.zoom_in.state = state.zoom
+        if self.limit:
+            self.limit.state = state.limit
+
+    @torch.no_grad()
+    def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None) -> np.ndarray:
+        if self._image_nd is None:
+            raise RuntimeError("set_image must be called before predict")
+        self.net_calls = 0
+        prev = (torch.from_numpy(np.asarray(prev_mask, np.float32))[None, None].to(self.device)
+                if prev_mask is not None else self._prev_prediction)
+        probs = self._predict(clicks, prev)
+        if self.zoom_in is not None and self.zoom_in.check_possible_recalculation():
+            # The official code predicts again once it knows where to zoom, with its stored
+            # previous prediction (an explicit prev_mask is not forwarded to that pass).
+            probs = self._predict(clicks, self._prev_prediction)
+        self._prev_prediction = probs
+        return probs[0, 0].cpu().numpy()
+
+    def _transforms(self) -> list[ZoomIn]:
+        return [t for t in (self.zoom_in, self.limit) if t is not None]
+
+    def _predict(self, clicks: Sequence[Click], prev: torch.Tensor) -> torch.Tensor:
+        image_nd = self._image_nd
+        if getattr(self.model, "with_prev_mask", False):
+            image_nd = torch.cat((image_nd, prev), dim=1)
+        clicks = list(clicks)
+        for transform in self._transforms():
+            image_nd, clicks = transform.transform(image_nd, clicks)
+        click_lists = [clicks]
+        if self.with_flip:
+            width = image_nd.shape[3]
+            image_nd = torch.cat((image_nd, torch.flip(image_nd, dims=[3])), dim=0)
+            click_lists.append([Click(c.y, width - c.x - 1, c.is_positive) for c in clicks])
+        points = self._points(click_lists)
+        self.net_calls += 1
+        logits = self.model(image_nd, points)["instances"]
+        logits = F.interpolate(logits, size=image_nd.shape[2:], mode="bilinear",
+                               align_corners=True)
+        if self.with_flip:
+            logits = 0.5 * (logits[:1] + torch.flip(logits[1:], dims=[3]))
+        probs = torch.sigmoid(logits)
+        for transform in reversed(self._transforms()):
+            probs = transform.inv_transform(probs)
+        return probs
+
+    def _points(self, click_lists: list[list[Click]]) -> torch.Tensor:
+        """(B, 2N, 3) rows (y, x, order): positives then negatives, (-1, -1, -1) padding."""
+        indexed = [[(c, i) for i, c in enumerate(clicks)] for clicks in click_lists]
+        n = max(max(sum(c.is_positive for c, _ in items), sum(not c.is_positive for c, _ in items))
+                for items in indexed)
+        if self.net_clicks_limit is not None:
+            n = min(n, self.net_clicks_limit)
+        n = max(1, n)
+        rows = []
+        for items in indexed:
+            items = items[:self.net_clicks_limit]  # the first clicks in time, both kinds together
+            batch = []
+            for positive in (True, False):
+                chosen = [(c.y, c.x, i) for c, i in items if c.is_positive == positive]
+                batch += chosen + [(-1, -1, -1)] * (n - len(chosen))
+            rows.append(batch)
+        return torch.tensor(rows, dtype=torch.float32, device=self.device)

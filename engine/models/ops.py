@@ -1,0 +1,87 @@
+"""Small building blocks shared by the click models (written from specs/ritm.md §3.1-3.2)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ScaleLayer(nn.Module):
+    """Multiply the input by ``|scale * lr_mult|`` (one learnable scalar named ``scale``).
+
+    The parameter is stored as ``init_value / lr_mult`` so that its effective value at
+    construction is ``init_value``. Note the absolute value: a negative stored scale acts
+    like a positive one.
+    """
+
+    def __init__(self, init_value: float = 1.0, lr_mult: float = 1.0):
+        super().__init__()
+        self.lr_mult = lr_mult
+        self.scale = nn.Parameter(torch.full((1,), init_value / lr_mult, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.abs(self.scale * self.lr_mult)
+
+
+def bn_relu(channels: int, norm_layer=nn.BatchNorm2d) -> nn.Sequential:
+    """``Sequential(norm_layer(channels), ReLU)``; its BN lives at index ``0`` of the container."""
+    return nn.Sequential(norm_layer(channels), nn.ReLU(inplace=True))
+
+
+class DistMaps(nn.Module):
+    """Encode clicks as two maps [positive, negative] on the grid of the input image.
+
+    ``points`` is (B, 2N, 3): rows ``(y, x, order)``, the first N rows positive clicks and the
+    last N negative ones; a row is unused iff ``max(y, x) < 0`` (padding is ``(-1, -1, -1)``).
+    Coordinates are in pixels of the tensor given (pixel centres at integers) and may be
+    fractional. For every pixel the squared distance to the nearest valid click of each
+    polarity is taken (1e6 when there is none); then
+
+    * ``use_disks=True``: 1.0 where ``d2 <= (norm_radius * spatial_scale) ** 2`` else 0.0;
+    * ``use_disks=False``: offsets are first divided by ``norm_radius * spatial_scale`` and the
+      map is ``tanh(2 * sqrt(d2))``.
+
+    ``cpu_mode=True`` reproduces the official demo's Cython path: click centres are rounded
+    half-to-even (Python ``round``) before the same exact computation (which equals the demo's
+    BFS result inside the disk radius).
+    """
+
+    def __init__(self, norm_radius: float, spatial_scale: float = 1.0, cpu_mode: bool = False,
+                 use_disks: bool = False):
+        super().__init__()
+        self.norm_radius = norm_radius
+        self.spatial_scale = spatial_scale
+        self.cpu_mode = cpu_mode
+        self.use_disks = use_disks
+
+    def get_coord_features(self, points: torch.Tensor, batchsize: int, rows: int,
+                           cols: int) -> torch.Tensor:
+        num_points = points.shape[1] // 2
+        device = points.device
+        if num_points == 0:
+            # No click at all: every distance is the 1e6 sentinel -> 0 (disks) / tanh(2000) = 1.
+            fill = 0.0 if self.use_disks else 1.0
+            return torch.full((batchsize, 2, rows, cols), fill, dtype=torch.float32, device=device)
+        pts = points.reshape(-1, points.shape[2])[:, :2].to(torch.float32)
+        if self.cpu_mode:
+            pts = torch.round(pts)  # torch.round rounds half to even, like Python round
+        invalid = torch.max(pts, dim=1)[0] < 0
+
+        radius = self.norm_radius * self.spatial_scale
+        ys = torch.arange(rows, dtype=torch.float32, device=device)
+        xs = torch.arange(cols, dtype=torch.float32, device=device)
+        dy = ys.view(1, rows, 1) - (pts[:, 0] * self.spatial_scale).view(-1, 1, 1)
+        dx = xs.view(1, 1, cols) - (pts[:, 1] * self.spatial_scale).view(-1, 1, 1)
+        if not self.use_disks:
+            dy = dy / radius
+            dx = dx / radius
+        d2 = dy * dy + dx * dx  # (B*2N, rows, cols)
+        d2 = torch.where(invalid.view(-1, 1, 1), torch.full_like(d2, 1e6), d2)
+        d2 = d2.view(-1, num_points, rows, cols).min(dim=1)[0]
+        d2 = d2.view(batchsize, 2, rows, cols)
+
+        if self.use_disks:
+            return (d2 <= radius ** 2).to(torch.float32)
+        return torch.tanh(torch.sqrt(d2) * 2)
+
+    def forward(self, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+        return self.get_coord_features(coords, x.shape[0], x.shape[2], x.shape[3])

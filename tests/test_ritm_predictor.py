@@ -1,0 +1,81 @@
+"""The RITM NoBRS predictor against the official predictor's recorded outputs."""
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from engine import Click, InteractiveSession
+from engine.checkpoints import read_checkpoint
+from engine.inference.ritm import RITMPredictor
+from engine.inference.zoom import ZoomIn, box_iou
+from engine.models.is_hrnet_model import HRNetModel
+
+NOBRS_CASES = ["pred_nobrs_zoom_hrnet18s_img_a", "pred_nobrs_zoom_hrnet18s_img_b",
+               "pred_nobrs_zoom_hrnet18_img_a", "pred_nobrs_zoom_hrnet18_img_b"]
+CHECKPOINTS = {"hrnet18s": "ritm_hrnet18s_itermask_synthetic.pth",
+               "hrnet18": "ritm_hrnet18_itermask_synthetic.pth.xz"}
+
+
+@pytest.fixture(scope="module")
+def models(shared_dir: Path) -> dict[str, torch.nn.Module]:
+    torch.set_num_threads(2)
+    built = {}
+    accepted = inspect.signature(HRNetModel).parameters
+    for name, file in CHECKPOINTS.items():
+        [info] = read_checkpoint(shared_dir / "golden" / "ritm" / file)
+        model = HRNetModel(**{k: v for k, v in info.params.items() if k in accepted})
+        model.load_state_dict(info.state_dict, strict=True)
+        built[name] = model.eval()
+    return built
+
+
+def _image(shared_dir: Path, name: str) -> np.ndarray:
+    return cv2.imread(str(shared_dir / "golden" / "ritm" / f"{name}.png"))[..., ::-1].copy()
+
+
+@pytest.mark.parametrize("case", NOBRS_CASES)
+def test_nobrs_zoom_matches_the_official_predictor(shared_dir: Path, models, case: str) -> None:
+    golden = np.load(shared_dir / "golden" / "ritm" / f"{case}.npz")
+    settings = json.loads(str(golden["settings_json"]))
+    model_name = case.split("_")[3]
+    predictor = RITMPredictor(models[model_name], with_flip=settings["with_flip"],
+                              zoom_in=ZoomIn(**settings["zoom_in"]))
+    session = InteractiveSession(predictor, _image(shared_dir, str(golden["image_name"])))
+    for step, (y, x, positive) in enumerate(golden["clicks"]):
+        probs = session.add_click(Click(float(y), float(x), bool(positive)))
+        roi = predictor.zoom_in.state.object_roi
+        assert (tuple(golden["roi"][step]) == (-1, -1, -1, -1)) == (roi is None)
+        if roi is not None:
+            assert roi == tuple(int(v) for v in golden["roi"][step])
+        assert predictor.net_calls == golden["net_calls"][step]
+        expected = golden["probs"][step]
+        # The README's tolerances: 1e-4, or 2e-3 for maps stored as float16.
+        atol = 2e-3 if expected.dtype == np.float16 else 1e-4
+        np.testing.assert_allclose(probs, expected.astype(np.float32), atol=atol,
+                                   err_msg=f"{case} click {step + 1}")
+
+
+def test_undo_restores_the_zoom_box_and_previous_prediction(shared_dir: Path, models) -> None:
+    golden = np.load(shared_dir / "golden" / "ritm" / "pred_nobrs_zoom_hrnet18s_img_a.npz")
+    predictor = RITMPredictor(models["hrnet18s"], zoom_in=ZoomIn())
+    session = InteractiveSession(predictor, _image(shared_dir, "img_a"))
+    clicks = [Click(float(y), float(x), bool(p)) for y, x, p in golden["clicks"]]
+    for click in clicks[:3]:
+        session.add_click(click)
+    session.add_click(Click(10, 10, True))  # a stray click, undone
+    session.undo()
+    for step, click in enumerate(clicks[3:], start=3):
+        probs = session.add_click(click)
+        np.testing.assert_allclose(probs, golden["probs"][step], atol=1e-4)
+
+
+def test_box_iou_is_the_official_product_of_axis_ious() -> None:
+    assert box_iou((0, 9, 0, 9), (0, 9, 0, 9)) == 1.0
+    assert box_iou((0, 9, 0, 9), (5, 14, 0, 9)) == pytest.approx(5 / 15)
+    assert box_iou((0, 9, 0, 9), (20, 29, 20, 29)) == 0.0
