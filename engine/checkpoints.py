@@ -13,6 +13,7 @@ Files may be xz-compressed (``.xz``); they are decompressed in memory.
 """
 from __future__ import annotations
 
+import inspect
 import io
 import lzma
 import os
@@ -176,3 +177,37 @@ def _identify_fbrs(state_dict: Mapping[str, torch.Tensor], name: str) -> Checkpo
     params = {"backbone": f"resnet{depth}", "deeplab_ch": int(deeplab_ch)}
     return CheckpointInfo("fbrs", "deeplab", f"f-BRS DeepLabV3+ ResNet-{depth} "
                           f"(dh{deeplab_ch})", params, state_dict)
+
+
+def build_model(info: CheckpointInfo, device: str | torch.device = "cpu",
+                **overrides: Any) -> torch.nn.Module:
+    """The network of a checkpoint, weights loaded strictly, in eval mode on ``device``.
+
+    ``overrides`` replace stored constructor parameters (the official demo passes
+    ``cpu_dist_maps=True``). Any missing or unexpected tensor is an error that names them.
+    """
+    if (info.family, info.architecture) != ("ritm", "hrnet"):
+        raise CheckpointError(f"this file is a {info.title} checkpoint; Clickmask does not "
+                              "run that architecture yet: pick an RITM HRNet checkpoint")
+    from engine.models.is_hrnet_model import HRNetModel  # torch models load only when used
+
+    accepted = inspect.signature(HRNetModel).parameters
+    params = {k: v for k, v in {**info.params, **overrides}.items() if k in accepted}
+    try:
+        model = HRNetModel(**params)
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        raise CheckpointError(f"{info.title}: unsupported configuration: {exc}") from exc
+    result = model.load_state_dict(info.state_dict, strict=False)
+    problems = [_key_summary(kind, keys) for kind, keys in
+                (("missing", result.missing_keys), ("unexpected", result.unexpected_keys)) if keys]
+    if problems:
+        raise CheckpointError(f"{info.title}: the weights do not fit the architecture its "
+                              f"config describes ({'; '.join(problems)})")
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model.to(device).eval()
+
+
+def _key_summary(kind: str, keys: list[str]) -> str:
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    return f"{len(keys)} {kind}: {shown}"

@@ -296,3 +296,17 @@ def test_single_region_shortcut_matches_full_attention(monkeypatch):
         monkeypatch.setattr(ObjectAttentionBlock2D, "single_region_shortcut", True)
         fast = model(image, pts)["instances"]
     torch.testing.assert_close(fast, full, rtol=0, atol=1e-4)
+
+
+def test_cpu_mode_writes_a_stray_click_seed_where_the_demo_cython_does() -> None:
+    from engine.models.ops import DistMaps
+
+    maps = DistMaps(norm_radius=5, cpu_mode=True, use_disks=True)
+    # One positive click inside, one negative click far right of a 5 x 10 grid.
+    points = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 25.0, 1.0]]])
+    features = maps(torch.zeros(1, 3, 5, 10), points)
+    negative = features[0, 1]
+    assert negative.sum() == 1 and negative[2, 5] == 1  # flat (1*5 + 0)*10 + 25 = 75 -> (2, 5)
+    exact = DistMaps(norm_radius=5, cpu_mode=False, use_disks=True)(torch.zeros(1, 3, 5, 10),
+                                                                    points)
+    assert exact[0, 1].sum() == 0 and torch.equal(exact[0, 0], features[0, 0])

@@ -1,7 +1,6 @@
 """The RITM NoBRS predictor against the official predictor's recorded outputs."""
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -11,13 +10,13 @@ import pytest
 import torch
 
 from engine import Click, InteractiveSession
-from engine.checkpoints import read_checkpoint
+from engine.checkpoints import build_model, read_checkpoint
 from engine.inference.ritm import RITMPredictor
 from engine.inference.zoom import ZoomIn, box_iou
-from engine.models.is_hrnet_model import HRNetModel
 
 NOBRS_CASES = ["pred_nobrs_zoom_hrnet18s_img_a", "pred_nobrs_zoom_hrnet18s_img_b",
-               "pred_nobrs_zoom_hrnet18_img_a", "pred_nobrs_zoom_hrnet18_img_b"]
+               "pred_nobrs_zoom_hrnet18_img_a", "pred_nobrs_zoom_hrnet18_img_b",
+               "pred_demo_nobrs_zoom_hrnet18s_img_c", "pred_demo_nobrs_nozoom_hrnet18s_img_c"]
 CHECKPOINTS = {"hrnet18s": "ritm_hrnet18s_itermask_synthetic.pth",
                "hrnet18": "ritm_hrnet18_itermask_synthetic.pth.xz"}
 
@@ -26,12 +25,11 @@ CHECKPOINTS = {"hrnet18s": "ritm_hrnet18s_itermask_synthetic.pth",
 def models(shared_dir: Path) -> dict[str, torch.nn.Module]:
     torch.set_num_threads(2)
     built = {}
-    accepted = inspect.signature(HRNetModel).parameters
     for name, file in CHECKPOINTS.items():
         [info] = read_checkpoint(shared_dir / "golden" / "ritm" / file)
-        model = HRNetModel(**{k: v for k, v in info.params.items() if k in accepted})
-        model.load_state_dict(info.state_dict, strict=True)
-        built[name] = model.eval()
+        built[name] = build_model(info)
+        if name == "hrnet18s":  # the official demo loads its model with Cython click maps
+            built["demo-hrnet18s"] = build_model(info, cpu_dist_maps=True)
     return built
 
 
@@ -43,13 +41,19 @@ def _image(shared_dir: Path, name: str) -> np.ndarray:
 def test_nobrs_zoom_matches_the_official_predictor(shared_dir: Path, models, case: str) -> None:
     golden = np.load(shared_dir / "golden" / "ritm" / f"{case}.npz")
     settings = json.loads(str(golden["settings_json"]))
-    model_name = case.split("_")[3]
-    predictor = RITMPredictor(models[model_name], with_flip=settings["with_flip"],
-                              zoom_in=ZoomIn(**settings["zoom_in"]))
+    demo = settings["demo"]
+    model = models[("demo-" if demo else "") + case.split("_")[-3]]
+    zoom = settings["zoom_in"]
+    if zoom is not None and isinstance(zoom["target_size"], list):
+        zoom["target_size"] = tuple(zoom["target_size"])  # a fixed crop, as the demo's
+    predictor = RITMPredictor(model, with_flip=settings["with_flip"],
+                              zoom_in=ZoomIn(**zoom) if zoom else None,
+                              max_size=800 if demo else None,
+                              net_clicks_limit=settings["net_clicks_limit"])
     session = InteractiveSession(predictor, _image(shared_dir, str(golden["image_name"])))
     for step, (y, x, positive) in enumerate(golden["clicks"]):
         probs = session.add_click(Click(float(y), float(x), bool(positive)))
-        roi = predictor.zoom_in.state.object_roi
+        roi = predictor.zoom_in.state.object_roi if predictor.zoom_in else None
         assert (tuple(golden["roi"][step]) == (-1, -1, -1, -1)) == (roi is None)
         if roi is not None:
             assert roi == tuple(int(v) for v in golden["roi"][step])

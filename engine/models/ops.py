@@ -79,9 +79,29 @@ class DistMaps(nn.Module):
         d2 = d2.view(-1, num_points, rows, cols).min(dim=1)[0]
         d2 = d2.view(batchsize, 2, rows, cols)
 
+        if self.cpu_mode:
+            d2 = self._cython_stray_seeds(d2, pts, invalid, num_points, rows, cols)
         if self.use_disks:
             return (d2 <= radius ** 2).to(torch.float32)
         return torch.tanh(torch.sqrt(d2) * 2)
+
+    @staticmethod
+    def _cython_stray_seeds(d2: torch.Tensor, pts: torch.Tensor, invalid: torch.Tensor,
+                            num_points: int, rows: int, cols: int) -> torch.Tensor:
+        """The demo's Cython maps for a rounded click outside the grid (e.g. a negative click
+        outside the zoom-in crop): its seed distance 0 is written at the click's flat index
+        ``(channel * rows + y) * cols + x`` of the per-image C array, i.e. on another pixel.
+        Reproduced because the golden demo case shows it (a click right of the crop)."""
+        flat = d2.reshape(d2.shape[0], -1)  # a view: channel-major, like the C array
+        for index in torch.nonzero(~invalid).flatten().tolist():
+            y, x = (int(v) for v in pts[index])
+            if 0 <= y < rows and 0 <= x < cols:
+                continue
+            image, row = divmod(index, 2 * num_points)
+            offset = ((row // num_points) * rows + y) * cols + x
+            if 0 <= offset < flat.shape[1]:
+                flat[image, offset] = 0.0
+        return d2
 
     def forward(self, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         return self.get_coord_features(coords, x.shape[0], x.shape[2], x.shape[3])
