@@ -36,7 +36,7 @@ class SessionView:
 
 @dataclass(frozen=True)
 class _Op:
-    kind: str  # load | clicks | undo | redo | reset | initial_mask | finish
+    kind: str  # load | model | clicks | undo | redo | reset | initial_mask | finish
     payload: object = None
 
 
@@ -61,6 +61,7 @@ class SessionController(QObject):
     session_changed = Signal()  # clicks or current mask changed
     objects_changed = Signal()  # objects of the current image changed
     busy_changed = Signal(bool)
+    model_changed = Signal(str)  # registry name of the model now in use
     prediction_timed = Signal(float)  # seconds of the last prediction
     message = Signal(str)
     error = Signal(str)
@@ -187,6 +188,14 @@ class SessionController(QObject):
         self._enqueue(_Op("clicks", [Click(y, x, is_positive)]))
         self.session_changed.emit()
 
+    def set_model(self, name: str) -> None:
+        """Switch to registry model ``name``; the object in progress is dropped (ask first).
+
+        If the model cannot be built (weights missing or damaged) the old one stays.
+        """
+        self.editing_object_id = None
+        self._enqueue(_Op("model", name))
+
     def undo(self) -> None:
         self._enqueue(_Op("undo"))
 
@@ -280,6 +289,11 @@ class SessionController(QObject):
                 self._predictor = build_predictor(self.model_name, self.device)
             self._session = InteractiveSession(self._predictor, image)
             return image
+        if op.kind == "model":
+            self._predictor = build_predictor(op.payload, self.device)
+            if self._session is not None:
+                self._session = InteractiveSession(self._predictor, self._session.image)
+            return op.payload, SessionView()
         session = self._session
         if session is None:  # the image failed to load: nothing to act on
             return None
@@ -330,6 +344,10 @@ class SessionController(QObject):
                 self._session = None
                 self.unreadable[self.current_file] = str(exc)
                 self.image_failed.emit(self.current_file, str(exc))
+            elif op.kind == "model":
+                self.error.emit(f"Could not switch to {MODELS[op.payload].title}: {exc}. "
+                                f"Still using {self.model_title}.")
+                self.model_changed.emit(self.model_name)
             else:
                 self.error.emit(f"{op.kind} failed: {exc}")
         self._dispatch()
@@ -353,6 +371,10 @@ class SessionController(QObject):
         outcome, self.view = result
         if op.kind == "clicks":
             self.prediction_timed.emit(outcome)
+        elif op.kind == "model":
+            self.model_name = outcome
+            self.model_changed.emit(outcome)
+            self.objects_changed.emit()
         self.session_changed.emit()
 
     def _store_finished(self, finished: _Finished, request: _FinishRequest) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QProgressDialog, QWidget)
 
@@ -19,6 +19,7 @@ from annotator.colors import object_color
 from annotator.controller import SessionController
 from annotator.jobs import BackgroundJob
 from annotator.panels import ImageListPanel, ObjectsPanel
+from weights import MODELS, checkpoint_path
 
 OVERLAY_OPACITY = 0.45
 
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         view_menu = menus.addMenu("&View")
         for action in (self.prev_action, self.next_action, self.fit_action):
             view_menu.addAction(action)
+        self._build_model_menu(menus.addMenu("&Model"))
         menus.addMenu("&Help").addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -123,6 +125,38 @@ class MainWindow(QMainWindow):
             for action in group:
                 toolbar.addAction(action)
             toolbar.addSeparator()
+
+    def _build_model_menu(self, menu) -> None:
+        """One choice per registry entry; models whose weights are missing say so."""
+        group = QActionGroup(self)
+        self.model_actions: dict[str, QAction] = {}
+        for entry in MODELS.values():
+            action = QAction(entry.title, self, checkable=True)
+            action.setActionGroup(group)
+            if entry.needs_download:
+                action.setEnabled(False)
+                action.setText(f"{entry.title} — not downloaded")
+                action.setToolTip(f"Put {entry.checkpoint} in {checkpoint_path(entry).parent} "
+                                  f"(from {entry.url})")
+            else:
+                action.setToolTip(entry.description)
+            action.triggered.connect(lambda _=False, name=entry.name: self.choose_model(name))
+            menu.addAction(action)
+            self.model_actions[entry.name] = action
+        menu.setToolTipsVisible(True)
+        self.model_actions[self.controller.model_name].setChecked(True)
+
+    def choose_model(self, name: str) -> None:
+        if name == self.controller.model_name:
+            return
+        if self.controller.has_object_in_progress and not self._may_leave_object():
+            self.model_actions[self.controller.model_name].setChecked(True)
+            return
+        self.controller.set_model(name)
+
+    def _on_model_changed(self, name: str) -> None:
+        self.model_actions[name].setChecked(True)
+        self.engine_label.setText(f"Engine: {self.controller.model_title}")
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -147,6 +181,7 @@ class MainWindow(QMainWindow):
         c.session_changed.connect(self._refresh_session)
         c.objects_changed.connect(self._refresh_objects)
         c.busy_changed.connect(self.busy_bar.setVisible)
+        c.model_changed.connect(self._on_model_changed)
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.error.connect(self.show_error)

@@ -326,3 +326,29 @@ def test_keyboard_stays_with_the_canvas_after_using_the_panels(
     _key(qtbot, window, Qt.Key.Key_Space)
     assert len(window.controller.current_objects()) == 2
     assert window.controller.current_objects()[0].visible  # Space did not untick object 1
+
+
+def test_model_menu_switches_to_a_registered_ritm_model(qtbot, monkeypatch, window: MainWindow,
+                                                        folder: Path, shared_dir: Path) -> None:
+    import shutil
+
+    from weights import MODELS, checkpoint_path
+
+    entry = MODELS["ritm-hrnet18s-cocolvis-itm"]
+    assert not window.model_actions[entry.name].isEnabled()  # not downloaded yet
+    shutil.copy(shared_dir / "golden/ritm/ritm_hrnet18s_itermask_synthetic.pth",
+                checkpoint_path(entry))
+    other = MainWindow(SessionController())  # menus are built from what is on disk
+    monkeypatch.setattr(other, "ask_leave_object", lambda: "discard")
+    monkeypatch.setattr(other, "show_error", window.errors.append)
+    qtbot.addWidget(other)
+    other.show()
+    assert other.model_actions[entry.name].isEnabled()
+    _open(qtbot, other, folder)
+    other.choose_model(entry.name)
+    _idle(qtbot, other)
+    assert other.controller.model_name == entry.name
+    assert "RITM" in other.engine_label.text()
+    _click(qtbot, other, *DISK_CENTER)
+    assert other.controller.view.mask is not None
+    assert window.errors == []

@@ -1,0 +1,14 @@
+"""Choosing the torch device: "auto" means CUDA when it is there, else the CPU."""
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The device to run on; asking for CUDA without CUDA is an error that says so."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was asked for but PyTorch sees no CUDA device; use 'cpu' or 'auto'")
+    return resolved
