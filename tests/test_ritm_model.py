@@ -299,8 +299,6 @@ def test_single_region_shortcut_matches_full_attention(monkeypatch):
 
 
 def test_cpu_mode_writes_a_stray_click_seed_where_the_demo_cython_does() -> None:
-    from engine.models.ops import DistMaps
-
     maps = DistMaps(norm_radius=5, cpu_mode=True, use_disks=True)
     # One positive click inside, one negative click far right of a 5 x 10 grid.
     points = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 25.0, 1.0]]])
@@ -310,3 +308,22 @@ def test_cpu_mode_writes_a_stray_click_seed_where_the_demo_cython_does() -> None
     exact = DistMaps(norm_radius=5, cpu_mode=False, use_disks=True)(torch.zeros(1, 3, 5, 10),
                                                                     points)
     assert exact[0, 1].sum() == 0 and torch.equal(exact[0, 0], features[0, 0])
+
+
+def test_focalclick_hrnet_coarse_network_is_the_same_network(shared_dir) -> None:
+    """FocalClick's HRNet-18s S2 is RITM's HRNet+OCR Conv1S network plus a refiner."""
+    from engine.checkpoints import read_checkpoint
+
+    [info] = read_checkpoint(shared_dir / "golden/focalclick/hrnet18s_S2_synthetic.pth")
+    accepted = inspect.signature(HRNetModel).parameters
+    model = HRNetModel(**{k: v for k, v in info.params.items() if k in accepted})
+    own = set(model.state_dict())
+    assert {k.split(".")[0] for k in set(info.state_dict) - own} == {"refiner"}
+    model.load_state_dict({k: v for k, v in info.state_dict.items() if k in own}, strict=True)
+    golden = np.load(shared_dir / "golden/focalclick/hrnet18s_S2_raw.npz")
+    image = torch.from_numpy(golden["a_input_f16exact"].astype(np.float32))
+    with torch.no_grad():
+        out = model.eval()(image, torch.from_numpy(golden["a_points"]))
+    np.testing.assert_allclose(out["instances"].numpy(), golden["a_out_instances"], atol=1e-3)
+    np.testing.assert_allclose(out["instances_aux"].numpy(), golden["a_out_instances_aux"],
+                               atol=1e-3)
