@@ -152,13 +152,22 @@ def mask_area(mask: np.ndarray) -> int:
     return int(np.count_nonzero(mask))
 
 
-def mask_bbox(mask: np.ndarray) -> list[int]:
-    """COCO ``[x, y, w, h]`` of the mask's pixels; all zeros for an empty mask."""
+def mask_extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(rmin, rmax, cmin, cmax)`` of the mask's pixels, inclusive; None for an empty mask."""
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
-        return [0, 0, 0, 0]
+        return None
     cols = np.flatnonzero(mask.any(axis=0))
-    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
+def mask_bbox(mask: np.ndarray) -> list[int]:
+    """COCO ``[x, y, w, h]`` of the mask's pixels; all zeros for an empty mask."""
+    extent = mask_extent(mask)
+    if extent is None:
+        return [0, 0, 0, 0]
+    rmin, rmax, cmin, cmax = extent
+    return [cmin, rmin, cmax - cmin + 1, rmax - rmin + 1]
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

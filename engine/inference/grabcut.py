@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from engine.clicks import Click
+from engine.masks import mask_extent
 
 # Probability written for each GrabCut label; the default threshold 0.49 keeps exactly the
 # (probable) foreground. Indexed by cv2.GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD (0..3).
@@ -289,8 +290,8 @@ def _object_pixels(work: np.ndarray, foreground: np.ndarray, seeds: np.ndarray,
 
 
 def _bounding_box(mask: np.ndarray) -> _Box | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    extent = mask_extent(mask)
+    if extent is None:
         return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+    rmin, rmax, cmin, cmax = extent
+    return rmin, cmin, rmax + 1, cmax + 1

@@ -12,7 +12,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from engine.clicks import Click
 from engine.inference.zoom import LimitLongestSide, ZoomIn, ZoomState
@@ -103,9 +102,9 @@ class RITMPredictor:
             click_lists.append([Click(c.y, width - c.x - 1, c.is_positive) for c in clicks])
         points = self._points(click_lists)
         self.net_calls += 1
+        # The model already returns logits at its input size (the official code resizes
+        # them once more to the same size, an identity we skip).
         logits = self.model(image_nd, points)["instances"]
-        logits = F.interpolate(logits, size=image_nd.shape[2:], mode="bilinear",
-                               align_corners=True)
         if self.with_flip:
             logits = 0.5 * (logits[:1] + torch.flip(logits[1:], dims=[3]))
         probs = torch.sigmoid(logits)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.clicks import Click
+from engine.masks import mask_extent
 
 Box = tuple[int, int, int, int]  # rmin, rmax, cmin, cmax (inclusive)
 
@@ -109,10 +110,8 @@ class ZoomIn:
         for click in clicks:
             if click.is_positive:
                 mask[int(click.y), int(click.x)] = True
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        box = (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
-        return _expand_box(box, self.expansion_ratio, self.min_crop_size, mask.shape)
+        return _expand_box(mask_extent(mask), self.expansion_ratio, self.min_crop_size,
+                           mask.shape)
 
     def _target_size(self, box_h: int, box_w: int) -> tuple[int, int]:
         if isinstance(self.target_size, tuple):
