@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -179,6 +179,29 @@ def _identify_fbrs(state_dict: Mapping[str, torch.Tensor], name: str) -> Checkpo
                           f"(dh{deeplab_ch})", params, state_dict)
 
 
+def _ritm_hrnet(params: dict[str, Any]) -> torch.nn.Module:
+    from engine.models.is_hrnet_model import HRNetModel  # torch models load only when used
+
+    return _construct(HRNetModel, params)
+
+
+def _construct(model_class: type[torch.nn.Module], params: dict[str, Any]) -> torch.nn.Module:
+    """``model_class(**params)``, keeping only the parameters its constructor takes.
+
+    The official configs also store training-only parameters (norm layers, init flags...)
+    that have no effect on inference.
+    """
+    accepted = inspect.signature(model_class).parameters
+    return model_class(**{k: v for k, v in params.items() if k in accepted})
+
+
+# (family, architecture) -> constructor from the stored parameters: the one place that
+# says which checkpoints Clickmask can run.
+MODEL_CONSTRUCTORS: dict[tuple[str, str], Callable[[dict[str, Any]], torch.nn.Module]] = {
+    ("ritm", "hrnet"): _ritm_hrnet,
+}
+
+
 def build_model(info: CheckpointInfo, device: str | torch.device = "cpu",
                 **overrides: Any) -> torch.nn.Module:
     """The network of a checkpoint, weights loaded strictly, in eval mode on ``device``.
@@ -186,16 +209,14 @@ def build_model(info: CheckpointInfo, device: str | torch.device = "cpu",
     ``overrides`` replace stored constructor parameters (the official demo passes
     ``cpu_dist_maps=True``). Any missing or unexpected tensor is an error that names them.
     """
-    if (info.family, info.architecture) != ("ritm", "hrnet"):
+    constructor = MODEL_CONSTRUCTORS.get((info.family, info.architecture))
+    if constructor is None:
+        runnable = ", ".join(f"{f} {a}" for f, a in MODEL_CONSTRUCTORS)
         raise CheckpointError(f"this file is a {info.title} checkpoint; Clickmask does not "
-                              "run that architecture yet: pick an RITM HRNet checkpoint")
-    from engine.models.is_hrnet_model import HRNetModel  # torch models load only when used
-
-    accepted = inspect.signature(HRNetModel).parameters
-    params = {k: v for k, v in {**info.params, **overrides}.items() if k in accepted}
+                              f"run that architecture yet: pick one of: {runnable}")
     try:
-        model = HRNetModel(**params)
-    except (TypeError, ValueError, NotImplementedError) as exc:
+        model = constructor({**info.params, **overrides})
+    except (TypeError, ValueError, NotImplementedError, KeyError) as exc:
         raise CheckpointError(f"{info.title}: unsupported configuration: {exc}") from exc
     result = model.load_state_dict(info.state_dict, strict=False)
     problems = [_key_summary(kind, keys) for kind, keys in

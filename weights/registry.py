@@ -48,28 +48,23 @@ def checkpoint_path(entry: ModelEntry) -> Path:
     return weights_dir() / entry.checkpoint
 
 
-def _ritm_builder(name: str) -> Callable[[str], Predictor]:
+def _checkpoint_builder(name: str) -> Callable[[str], Predictor]:
     def build(device: str) -> Predictor:
         # torch and the networks load only when a neural model is chosen.
-        from engine.checkpoints import build_model, read_checkpoint
-        from engine.device import resolve_device
-        from engine.inference.ritm import RITMPredictor
-        from engine.inference.zoom import ZoomIn
+        from engine.inference.factory import load_predictor
 
         entry = MODELS[name]
         path = checkpoint_path(entry)
         if not path.exists():
             raise WeightsNotFound(f"{entry.title} needs {entry.checkpoint}, which is not in "
                                   f"{path.parent}; download it from {entry.url}")
-        infos = read_checkpoint(path)
-        resolved = resolve_device(device)
-        return RITMPredictor(build_model(infos[0], resolved), resolved, zoom_in=ZoomIn())
+        return load_predictor(path, device)
     return build
 
 
 def _ritm(name: str, file: str, title: str, description: str, size_mb: float,
           git_blob: str | None) -> ModelEntry:
-    return ModelEntry(name, title, description, _ritm_builder(name), file,
+    return ModelEntry(name, title, description, _checkpoint_builder(name), file,
                       RITM_RELEASE + file, size_mb, git_blob)
 
 

@@ -28,7 +28,9 @@ class RITMPredictor:
     """Turns clicks into probabilities with an RITM network (see the module docstring).
 
     Args:
-        model: an RITM ``ISModel`` (``forward(image, points) -> {'instances': logits}``).
+        model: an RITM ``ISModel`` (``forward(image, points) -> {'instances': logits}``), or
+            the models of an ensemble checkpoint: click n (1-based) runs model
+            min(n, len(models)) - 1, as official.
         device: torch device the model lives on.
         with_flip: horizontal-flip test-time augmentation (on by default, as official).
         zoom_in: a :class:`ZoomIn`, or None to predict on the whole image.
@@ -38,10 +40,10 @@ class RITMPredictor:
 
     name = "ritm"
 
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
+    def __init__(self, model: torch.nn.Module | Sequence[torch.nn.Module], device: str | torch.device = "cpu",
                  with_flip: bool = True, zoom_in: ZoomIn | None = None,
                  max_size: int | None = None, net_clicks_limit: int | None = None) -> None:
-        self.model = model
+        self.models = [model] if isinstance(model, torch.nn.Module) else list(model)
         self.device = torch.device(device)
         self.with_flip = with_flip
         self.zoom_in = zoom_in
@@ -89,8 +91,9 @@ class RITMPredictor:
         return [t for t in (self.zoom_in, self.limit) if t is not None]
 
     def _predict(self, clicks: Sequence[Click], prev: torch.Tensor) -> torch.Tensor:
+        model = self.models[min(len(clicks), len(self.models)) - 1]
         image_nd = self._image_nd
-        if getattr(self.model, "with_prev_mask", False):
+        if getattr(model, "with_prev_mask", False):
             image_nd = torch.cat((image_nd, prev), dim=1)
         clicks = list(clicks)
         for transform in self._transforms():
@@ -104,7 +107,7 @@ class RITMPredictor:
         self.net_calls += 1
         # The model already returns logits at its input size (the official code resizes
         # them once more to the same size, an identity we skip).
-        logits = self.model(image_nd, points)["instances"]
+        logits = model(image_nd, points)["instances"]
         if self.with_flip:
             logits = 0.5 * (logits[:1] + torch.flip(logits[1:], dims=[3]))
         probs = torch.sigmoid(logits)

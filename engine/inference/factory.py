@@ -1,0 +1,49 @@
+"""Checkpoint file -> predictor: the one entry point the registry, the GUI and the
+evaluation harness use to run a click model."""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import torch
+
+from engine.checkpoints import CheckpointError, CheckpointInfo, build_model, read_checkpoint
+from engine.device import resolve_device
+from engine.inference.options import InferenceOptions
+from engine.predictor import Predictor
+
+PredictorFactory = Callable[[list[CheckpointInfo], torch.device, InferenceOptions], Predictor]
+
+
+def _ritm(infos: list[CheckpointInfo], device: torch.device,
+          options: InferenceOptions) -> Predictor:
+    from engine.inference.ritm import RITMPredictor
+    from engine.inference.zoom import ZoomIn
+
+    if options.brs_mode != "NoBRS":
+        raise CheckpointError(f"BRS mode {options.brs_mode!r} is not available yet; use NoBRS")
+    models = [build_model(info, device) for info in infos]
+    zoom = ZoomIn(target_size=options.zoom_target_size) if options.zoom_in else None
+    return RITMPredictor(models, device, with_flip=options.with_flip, zoom_in=zoom,
+                         max_size=options.max_size, net_clicks_limit=options.net_clicks_limit)
+
+
+# checkpoint family -> predictor builder; engines register here.
+PREDICTOR_FACTORIES: dict[str, PredictorFactory] = {
+    "ritm": _ritm,
+}
+
+
+def load_predictor(path: str | os.PathLike, device: str | torch.device = "auto",
+                   options: InferenceOptions | None = None) -> Predictor:
+    """Read the checkpoint at ``path`` (safely, see ``engine.checkpoints``) and return a
+    predictor running it on ``device`` with ``options``.
+
+    Raises :class:`CheckpointError` for a file Clickmask cannot run, saying why.
+    """
+    infos = read_checkpoint(path)
+    factory = PREDICTOR_FACTORIES.get(infos[0].family)
+    if factory is None:
+        raise CheckpointError(f"{infos[0].title}: Clickmask has no predictor for "
+                              f"{infos[0].family} checkpoints yet")
+    return factory(infos, resolve_device(device), options or InferenceOptions())

@@ -1,0 +1,29 @@
+"""The inference options a user may change per object: one dataclass shared by the GUI's
+model panel, the evaluation harness and the registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a click model runs. The defaults are the official evaluation protocol's.
+
+    Args:
+        zoom_in: RITM/f-BRS Zoom-In (the official defaults, see ``ZoomIn``).
+        zoom_target_size: Zoom-In's crop long side (400; 600 for DAVIS-sized evaluation).
+        with_flip: horizontal-flip test-time augmentation.
+        brs_mode: "NoBRS", "RGB-BRS", "DistMap-BRS", "f-BRS-A", "f-BRS-B" or "f-BRS-C".
+        net_clicks_limit: clicks beyond the first N reach the network only through the BRS
+            loss (None: all clicks go to the network; the BRS modes default to 8 or 5).
+        lbfgs_max_evals: L-BFGS objective evaluations per click (BRS modes).
+        max_size: LimitLongestSide's long side (the official demo uses 800), or None.
+    """
+
+    zoom_in: bool = True
+    zoom_target_size: int = 400
+    with_flip: bool = True
+    brs_mode: str = "NoBRS"
+    net_clicks_limit: int | None = None
+    lbfgs_max_evals: int = 20
+    max_size: int | None = None
