@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 from annotator import __version__
+from annotator.cli_evaluate import add_evaluate_parser, run_evaluate
 from resources import SAMPLES_DIR
+from weights.cli import add_parser as add_weights_parser
+from weights.cli import run as run_weights
 
-SUBCOMMANDS = ("gui", "export")
+SUBCOMMANDS = ("gui", "export", "weights", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clickmask",
         description="Click-based interactive segmentation. With no command, opens the GUI.")
     parser.add_argument("--version", action="version", version=f"clickmask {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation headless (open the samples, one click, "
+                             "COCO export, torch) and exit: 0 if everything worked")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = commands.add_parser("gui", help="open the annotator (the default command)")
@@ -32,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--holes", choices=("rle", "fill"), default="rle",
                         help="objects with holes: 'rle' writes them as RLE (exact, default); "
                              "'fill' writes outer polygons, filling the holes")
+    add_weights_parser(commands)
+    add_evaluate_parser(commands)
     return parser
 
 
@@ -40,8 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from annotator.selftest import run_self_test
+
+        return run_self_test()
     if args.command == "export":
         return run_export(args.source, args.output, args.holes)
+    if args.command == "weights":
+        return run_weights(args)
+    if args.command == "evaluate":
+        return run_evaluate(args)
     from annotator.app import run_gui  # Qt only loads for the GUI
     from weights import DEFAULT_MODEL
 
