@@ -1,24 +1,32 @@
 """One object being segmented with clicks: click history, undo/redo, previous mask."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from engine.clicks import Click
 from engine.predictor import Predictor
 
+if TYPE_CHECKING:
+    from engine.proposals import Proposal, ProposalGenerator
+
 DEFAULT_PROB_THRESH = 0.49  # the official evaluation threshold
 
 
 @dataclass(frozen=True)
 class _Step:
-    """The session after one prediction: the clicks it added and everything to restore it."""
+    """The session after one prediction: the clicks it added and everything to restore it.
+
+    A step without clicks is the choice of a first-click proposal (``chosen``).
+    """
 
     clicks: tuple[Click, ...]
     probability: np.ndarray
     predictor_state: Any
+    proposals: tuple[Proposal, ...] = ()
+    chosen: int | None = None
 
 
 class InteractiveSession:
@@ -28,6 +36,10 @@ class InteractiveSession:
     undo and redo restore a step without running the model again. Clicks submitted
     together (``add_clicks``) form one step: they were predicted together, so they are
     undone together.
+
+    After a first positive click, ``propose`` adds alternative masks (part / whole / group);
+    ``choose_proposal`` makes one of them the mask the next clicks continue from, as a step
+    of its own, undone and redone like a click.
     """
 
     def __init__(
@@ -75,6 +87,24 @@ class InteractiveSession:
         return self._initial_probability is not None
 
     @property
+    def proposals(self) -> tuple[Proposal, ...]:
+        """The first click's proposals while no later click was made, else ()."""
+        if self._steps and not any(step.clicks for step in self._steps[1:]):
+            return self._steps[0].proposals
+        return ()
+
+    @property
+    def current_proposal(self) -> int | None:
+        """Index in ``proposals`` of the one the current mask is (the plain one until a
+        choice), or None without proposals."""
+        proposals = self.proposals
+        if not proposals:
+            return None
+        if self._steps[-1].chosen is not None:
+            return self._steps[-1].chosen
+        return next((i for i, p in enumerate(proposals) if p.plain), None)
+
+    @property
     def can_undo(self) -> bool:
         return bool(self._steps)
 
@@ -117,6 +147,35 @@ class InteractiveSession:
         self._steps.append(step)
         self._redo.clear()
         return step.probability
+
+    def propose(self, generator: ProposalGenerator) -> tuple[Proposal, ...]:
+        """Compute the first click's proposals (kept with the first step) and return them.
+
+        Only right after a single positive first click, with no initial mask; otherwise
+        (and when the generator finds nothing) returns () and changes nothing.
+        """
+        if (len(self._steps) != 1 or self.has_initial_mask
+                or len(self._steps[0].clicks) != 1 or not self._steps[0].clicks[0].is_positive):
+            return ()
+        first = self._steps[0]
+        if not first.proposals:
+            proposals = tuple(generator.generate(self.predictor, self.image, first.clicks[0],
+                                                 first.probability, self.prob_thresh))
+            self._steps[0] = replace(first, proposals=proposals)
+            self._restore_predictor()
+        return self._steps[0].proposals
+
+    def choose_proposal(self, index: int) -> np.ndarray:
+        """Continue from proposal ``index``: its probability becomes the current one (and
+        the next click's previous mask). A step of its own: undo returns to the previous."""
+        proposals = self.proposals
+        if not 0 <= index < len(proposals):
+            raise IndexError(f"there are {len(proposals)} proposals, no proposal {index}")
+        if index != self.current_proposal:
+            self._steps.append(_Step((), proposals[index].probability,
+                                     self._steps[-1].predictor_state, chosen=index))
+            self._redo.clear()
+        return self.probability
 
     def undo(self) -> bool:
         """Remove the last step; returns False when there is nothing to undo."""

@@ -10,6 +10,7 @@ import torch
 from engine.checkpoints import CheckpointError, CheckpointInfo, build_model, read_checkpoint
 from engine.device import resolve_device
 from engine.inference.options import InferenceOptions
+from engine.inference.taiz import TAIZPredictor
 from engine.predictor import Predictor
 
 PredictorFactory = Callable[[list[CheckpointInfo], torch.device, InferenceOptions], Predictor]
@@ -28,9 +29,21 @@ def _ritm(infos: list[CheckpointInfo], device: torch.device,
                          max_size=options.max_size, net_clicks_limit=options.net_clicks_limit)
 
 
+def _focalclick(infos: list[CheckpointInfo], device: torch.device,
+                options: InferenceOptions) -> Predictor:
+    from engine.inference.focalclick import FocalClickPredictor
+
+    return FocalClickPredictor(build_model(infos[0], device), device,
+                               zoom_in=options.zoom_in, expansion_ratio=options.target_crop_r,
+                               focus_crop_r=options.focus_crop_r,
+                               with_flip=options.focalclick_with_flip,
+                               net_clicks_limit=options.net_clicks_limit)
+
+
 # checkpoint family -> predictor builder; engines register here.
 PREDICTOR_FACTORIES: dict[str, PredictorFactory] = {
     "ritm": _ritm,
+    "focalclick": _focalclick,
 }
 
 
@@ -46,4 +59,6 @@ def load_predictor(path: str | os.PathLike, device: str | torch.device = "auto",
     if factory is None:
         raise CheckpointError(f"{infos[0].title}: Clickmask has no predictor for "
                               f"{infos[0].family} checkpoints yet")
-    return factory(infos, resolve_device(device), options or InferenceOptions())
+    options = options or InferenceOptions()
+    predictor = factory(infos, resolve_device(device), options)
+    return TAIZPredictor(predictor, options.taiz_config) if options.taiz else predictor

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.inference.taiz import TAIZConfig
+
 
 @dataclass(frozen=True)
 class InferenceOptions:
@@ -18,6 +20,13 @@ class InferenceOptions:
             loss (None: all clicks go to the network; the BRS modes default to 8 or 5).
         lbfgs_max_evals: L-BFGS objective evaluations per click (BRS modes).
         max_size: LimitLongestSide's long side (the official demo uses 800), or None.
+        target_crop_r: FocalClick's target-crop expansion around the previous mask
+            (``zoom_in`` switches the target crop on and off).
+        focus_crop_r: FocalClick's focus-crop expansion around the changed region.
+        focalclick_with_flip: FocalClick's flip test-time augmentation (off in the official
+            evaluation, unlike RITM's ``with_flip``).
+        taiz: wrap the predictor in TAIZ, target-aware zooming (``engine.inference.taiz``).
+        taiz_config: TAIZ's constants and blend schedule.
     """
 
     zoom_in: bool = True
@@ -27,3 +36,8 @@ class InferenceOptions:
     net_clicks_limit: int | None = None
     lbfgs_max_evals: int = 20
     max_size: int | None = None
+    target_crop_r: float = 1.4
+    focus_crop_r: float = 1.4
+    focalclick_with_flip: bool = False
+    taiz: bool = False
+    taiz_config: TAIZConfig = TAIZConfig()
