@@ -13,7 +13,6 @@ Files may be xz-compressed (``.xz``); they are decompressed in memory.
 """
 from __future__ import annotations
 
-import inspect
 import io
 import lzma
 import os
@@ -185,13 +184,29 @@ def _ritm_hrnet(params: dict[str, Any]) -> torch.nn.Module:
     return _construct(HRNetModel, params)
 
 
+def _focalclick(architecture: str) -> Callable[[dict[str, Any]], torch.nn.Module]:
+    def construct(params: dict[str, Any]) -> torch.nn.Module:
+        from engine.models.focalclick import FocalHRNetModel, SegFormerModel
+
+        # S1 and S2 files hold identical tensors: only the config tells them apart.
+        if params.get("pipeline_version") not in ("s1", "s2"):
+            raise ValueError(f"FocalClick config without a valid pipeline_version "
+                             f"({params.get('pipeline_version')!r}); S1 and S2 cannot be "
+                             "told apart otherwise")
+        model_class = SegFormerModel if architecture == "segformer" else FocalHRNetModel
+        return _construct(model_class, params)
+    return construct
+
+
 def _construct(model_class: type[torch.nn.Module], params: dict[str, Any]) -> torch.nn.Module:
     """``model_class(**params)``, keeping only the parameters its constructor takes.
 
     The official configs also store training-only parameters (norm layers, init flags...)
     that have no effect on inference.
     """
-    accepted = inspect.signature(model_class).parameters
+    from engine.models.is_model import constructor_params
+
+    accepted = constructor_params(model_class)
     return model_class(**{k: v for k, v in params.items() if k in accepted})
 
 
@@ -199,6 +214,8 @@ def _construct(model_class: type[torch.nn.Module], params: dict[str, Any]) -> to
 # says which checkpoints Clickmask can run.
 MODEL_CONSTRUCTORS: dict[tuple[str, str], Callable[[dict[str, Any]], torch.nn.Module]] = {
     ("ritm", "hrnet"): _ritm_hrnet,
+    ("focalclick", "segformer"): _focalclick("segformer"),
+    ("focalclick", "hrnet"): _focalclick("hrnet"),
 }
 
 

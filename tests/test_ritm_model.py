@@ -4,7 +4,6 @@ Golden data: ../shared/golden/ritm (README.md there); key list: ../shared/specs/
 """
 from __future__ import annotations
 
-import inspect
 import io
 import lzma
 from collections import Counter
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from engine.models.is_hrnet_model import HRNetModel
+from engine.models.is_model import constructor_params
 from engine.models.ops import DistMaps, ScaleLayer
 
 torch.set_num_threads(2)
@@ -24,7 +24,7 @@ H18S_ARGS = dict(width=18, ocr_width=48, small=True, with_aux_output=True, use_l
 
 def _model_kwargs(config: dict) -> dict:
     """Config params -> constructor kwargs (temporary local helper until engine/checkpoints.py)."""
-    accepted = inspect.signature(HRNetModel).parameters
+    accepted = constructor_params(HRNetModel)
     return {k: v["value"] for k, v in config["params"].items()
             if k in accepted and k not in ("backbone_lr_mult", "norm_layer")}
 
@@ -315,7 +315,7 @@ def test_focalclick_hrnet_coarse_network_is_the_same_network(shared_dir) -> None
     from engine.checkpoints import read_checkpoint
 
     [info] = read_checkpoint(shared_dir / "golden/focalclick/hrnet18s_S2_synthetic.pth")
-    accepted = inspect.signature(HRNetModel).parameters
+    accepted = constructor_params(HRNetModel)
     model = HRNetModel(**{k: v for k, v in info.params.items() if k in accepted})
     own = set(model.state_dict())
     assert {k.split(".")[0] for k in set(info.state_dict) - own} == {"refiner"}

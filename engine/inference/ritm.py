@@ -96,24 +96,34 @@ class RITMPredictor:
         if getattr(model, "with_prev_mask", False):
             image_nd = torch.cat((image_nd, prev), dim=1)
         clicks = list(clicks)
+        image_changed = False
         for transform in self._transforms():
             image_nd, clicks = transform.transform(image_nd, clicks)
+            image_changed |= transform.image_changed
         click_lists = [clicks]
         if self.with_flip:
             width = image_nd.shape[3]
             image_nd = torch.cat((image_nd, torch.flip(image_nd, dims=[3])), dim=0)
             click_lists.append([Click(c.y, width - c.x - 1, c.is_positive) for c in clicks])
-        points = self._points(click_lists)
         self.net_calls += 1
-        # The model already returns logits at its input size (the official code resizes
-        # them once more to the same size, an identity we skip).
-        logits = model(image_nd, points)["instances"]
+        logits = self._net_logits(model, image_nd, click_lists, image_changed)
         if self.with_flip:
             logits = 0.5 * (logits[:1] + torch.flip(logits[1:], dims=[3]))
         probs = torch.sigmoid(logits)
         for transform in reversed(self._transforms()):
             probs = transform.inv_transform(probs)
         return probs
+
+    def _net_logits(self, model: torch.nn.Module, image_nd: torch.Tensor,
+                    click_lists: list[list[Click]], image_changed: bool) -> torch.Tensor:
+        """Logits at the network input's size for the (transformed, flip-batched) input.
+
+        ``image_changed`` says a transform changed the network's view (a new zoom box);
+        the BRS predictors override this step.
+        """
+        # The model already returns logits at its input size (the official code resizes
+        # them once more to the same size, an identity we skip).
+        return model(image_nd, self._points(click_lists))["instances"]
 
     def _points(self, click_lists: list[list[Click]]) -> torch.Tensor:
         """(B, 2N, 3) rows (y, x, order): positives then negatives, (-1, -1, -1) padding."""

@@ -357,11 +357,27 @@ class HighResolutionNet(nn.Module):
         if not self.ocr_on:
             return [self.cls_head(feats), None]
         out_aux = self.aux_head(feats)
+        return [self.cls_head(self._ocr_context(feats, out_aux)), out_aux]
+
+    def _ocr_context(self, feats: torch.Tensor, out_aux: torch.Tensor) -> torch.Tensor:
         feats = self.conv3x3_ocr(feats)
-        context = self.ocr_gather_head(feats, out_aux)
-        feats = self.ocr_distri_head(feats, context)
-        out = self.cls_head(feats)
-        return [out, out_aux]
+        return self.ocr_distri_head(feats, self.ocr_gather_head(feats, out_aux))
+
+    # -- f-BRS: "A" = on the concat features (f-BRS-A and -B alike), "C" = before cls_head --
+    @staticmethod
+    def brs_insertion(brs_mode: str) -> str:
+        return {"f-BRS-A": "A", "f-BRS-B": "A", "f-BRS-C": "C"}[brs_mode]
+
+    def brs_channels(self, insertion: str) -> int:
+        return 15 * self.width if insertion == "A" else self.cls_head.in_channels
+
+    def brs_features(self, x: torch.Tensor, additional_features: Optional[torch.Tensor],
+                     insertion: str) -> torch.Tensor:
+        feats = self.compute_hrnet_feats(x, additional_features)
+        return feats if insertion == "A" else self._ocr_context(feats, self.aux_head(feats))
+
+    def brs_head(self, features: torch.Tensor, insertion: str) -> torch.Tensor:
+        return self.forward_head(features)[0] if insertion == "A" else self.cls_head(features)
 
     def forward(self, x: torch.Tensor, additional_features: Optional[torch.Tensor] = None):
         return self.forward_head(self.compute_hrnet_feats(x, additional_features))
