@@ -19,13 +19,21 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("Clickmask")
     app.setOrganizationName("Clickmask")
-    icon = RESOURCES_DIR / "icons" / "clickmask.svg"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setWindowIcon(application_icon())
+    # Wayland shows the icon of the desktop entry with this name (resources/clickmask.desktop).
+    app.setDesktopFileName("clickmask")
     # Settings live beside the rest of Clickmask's user files (CLICKMASK_HOME honoured).
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(config_dir()))
     return app
+
+
+def application_icon() -> QIcon:
+    """Clickmask's icon at every size rendered from the SVG (scripts/render_icons.py)."""
+    icon = QIcon()
+    for png in sorted((RESOURCES_DIR / "icons" / "hicolor").glob("*/apps/clickmask.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def run_gui(folder: str | Path | None, project: str | Path | None = None,
