@@ -9,7 +9,7 @@ import qtawesome as qta
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QProgressBar, QProgressDialog, QWidget)
+                               QMessageBox, QProgressBar, QProgressDialog, QPushButton, QWidget)
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
@@ -18,8 +18,10 @@ from annotator.canvas import ImageCanvas, mask_overlay
 from annotator.colors import object_color
 from annotator.controller import SessionController
 from annotator.jobs import BackgroundJob
+from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
-from weights import MODELS, checkpoint_path
+from weights import MODELS
+from weights.registry import engine_unavailable_reason
 
 OVERLAY_OPACITY = 0.45
 
@@ -39,6 +41,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._export_job: BackgroundJob | None = None
+        self.model_manager: ModelManagerDialog | None = None
         self._connect()
         self.canvas.show_placeholder("Open a folder of images (File > Open Folder…)")
 
@@ -127,24 +130,54 @@ class MainWindow(QMainWindow):
             toolbar.addSeparator()
 
     def _build_model_menu(self, menu) -> None:
-        """One choice per registry entry; models whose weights are missing say so."""
+        """One choice per registry entry (those that cannot run say why), then the manager."""
         group = QActionGroup(self)
         self.model_actions: dict[str, QAction] = {}
         for entry in MODELS.values():
             action = QAction(entry.title, self, checkable=True)
             action.setActionGroup(group)
-            if entry.needs_download:
-                action.setEnabled(False)
-                action.setText(f"{entry.title} — not downloaded")
-                action.setToolTip(f"Put {entry.checkpoint} in {checkpoint_path(entry).parent} "
-                                  f"(from {entry.url})")
-            else:
-                action.setToolTip(entry.description)
             action.triggered.connect(lambda _=False, name=entry.name: self.choose_model(name))
             menu.addAction(action)
             self.model_actions[entry.name] = action
+        menu.addSeparator()
+        self.model_manager_action = self._action(
+            "Model &Manager…", self.open_model_manager, icon="fa5s.download",
+            tip="Download, verify or import model checkpoints")
+        menu.addAction(self.model_manager_action)
         menu.setToolTipsVisible(True)
+        self.refresh_model_menu()
         self.model_actions[self.controller.model_name].setChecked(True)
+
+    def refresh_model_menu(self) -> None:
+        """Enable the models whose checkpoint is on disk and whose engine exists."""
+        for name, action in self.model_actions.items():
+            entry = MODELS[name]
+            reason = "not downloaded" if entry.needs_download else engine_unavailable_reason(entry)
+            action.setEnabled(reason is None)
+            action.setText(entry.title if reason is None else f"{entry.title} — {reason}")
+            action.setToolTip(entry.description if reason is None else
+                              f"{entry.title}: {reason}. See Model > Model Manager…")
+
+    @property
+    def has_neural_weights(self) -> bool:
+        return any(entry.checkpoint and not entry.needs_download for entry in MODELS.values())
+
+    def open_model_manager(self) -> ModelManagerDialog:
+        """Show the (non-modal) model manager; downloads go on while annotating."""
+        if self.model_manager is None:
+            self.model_manager = ModelManagerDialog(self.controller.model_title, self)
+            self.model_manager.weights_changed.connect(self._on_weights_changed)
+        else:
+            self.model_manager.set_active_engine(self.controller.model_title)
+            self.model_manager.refresh()
+        self.model_manager.show()
+        self.model_manager.raise_()
+        self.model_manager.activateWindow()
+        return self.model_manager
+
+    def _on_weights_changed(self) -> None:
+        self.refresh_model_menu()
+        self.get_models_button.setVisible(not self.has_neural_weights)
 
     def choose_model(self, name: str) -> None:
         if name == self.controller.model_name:
@@ -157,6 +190,8 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, name: str) -> None:
         self.model_actions[name].setChecked(True)
         self.engine_label.setText(f"Engine: {self.controller.model_title}")
+        if self.model_manager is not None:
+            self.model_manager.set_active_engine(self.controller.model_title)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -168,9 +203,19 @@ class MainWindow(QMainWindow):
         self.timing_label = QLabel("")
         self.engine_label = QLabel(f"Engine: {self.controller.model_title}")
         self.engine_label.setToolTip("The model that turns clicks into masks")
+        # First run: GrabCut needs no download; the neural models are one click away.
+        self.get_models_button = QPushButton(qta.icon("fa5s.download"), "Get neural models…")
+        self.get_models_button.setFlat(True)
+        self.get_models_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.get_models_button.setToolTip("No neural model is downloaded yet: the embedded "
+                                          "GrabCut engine is in use. Open the model manager "
+                                          "to download or import one.")
+        self.get_models_button.clicked.connect(self.open_model_manager)
+        self.get_models_button.setVisible(not self.has_neural_weights)
         status.addPermanentWidget(self.busy_bar)
         status.addPermanentWidget(self.timing_label)
         status.addPermanentWidget(self.engine_label)
+        status.addPermanentWidget(self.get_models_button)
 
     def _connect(self) -> None:
         c = self.controller
@@ -444,6 +489,8 @@ class MainWindow(QMainWindow):
         if self._export_job is not None:
             self._export_job.cancel()
             self._export_job.wait()
+        if self.model_manager is not None:
+            self.model_manager.stop()
         self.controller.shutdown()
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         event.accept()

@@ -93,7 +93,7 @@ def test_entries_without_an_engine_say_so_when_built(shared_dir: Path) -> None:
         assert reason is None
         assert build_predictor(entry.name, "cpu") is not None
     else:
-        assert "not available" in reason
+        assert "no f-BRS DeepLabV3+ engine" in reason
         with pytest.raises(CheckpointError, match="f-BRS"):
             build_predictor(entry.name, "cpu")
     assert engine_unavailable_reason(MODELS["grabcut"]) is None

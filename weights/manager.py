@@ -286,10 +286,11 @@ def _copy_atomic(source: Path, dest: Path, expected: FileHashes,
 
 def _source_line(entry: ModelEntry) -> str:
     if entry.download_url is None:
-        return f"manual download from {entry.url}, then Import"
+        return f"no direct link: get it from the authors' folder ({entry.url}), then import it"
     if entry.from_mirror:
-        return f"from a third-party mirror ({entry.download_url.split('/')[3]})"
-    return f"from {entry.download_url.split('/')[3]}'s release"
+        return (f"downloads from a third-party mirror ({entry.download_url}); the authors "
+                f"publish it in {entry.url}")
+    return f"downloads from the authors' release ({entry.download_url})"
 
 
 def _mb(size: int) -> str:

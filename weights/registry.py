@@ -30,6 +30,7 @@ FOCALCLICK_FOLDER = ("https://drive.google.com/drive/folders/"
 FOCALCLICK_MIRROR = ("https://github.com/supervisely-ecosystem/serve-clickseg/releases/"
                      "download/v1.1.12/")
 FAMILY_TITLES = {"ritm": "RITM", "fbrs": "f-BRS", "focalclick": "FocalClick"}
+ARCHITECTURE_TITLES = {"hrnet": "HRNet", "deeplab": "DeepLabV3+", "segformer": "SegFormer"}
 
 
 class WeightsNotFound(FileNotFoundError):
@@ -99,8 +100,8 @@ def engine_unavailable_reason(entry: ModelEntry) -> str | None:
 
     if (entry.family not in PREDICTOR_FACTORIES
             or (entry.family, entry.architecture) not in MODEL_CONSTRUCTORS):
-        return (f"the {FAMILY_TITLES.get(entry.family, entry.family)} {entry.architecture} "
-                "engine is not available in this version of Clickmask yet")
+        return (f"no {FAMILY_TITLES[entry.family]} {ARCHITECTURE_TITLES[entry.architecture]} "
+                "engine in this version of Clickmask yet")
     return None
 
 
