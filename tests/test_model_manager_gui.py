@@ -104,8 +104,10 @@ def test_entries_whose_engine_is_missing_are_greyed_with_the_reason(window: Main
         grey = dialog.table.item(row, 0).foreground().color().name() == "#8a8a8a"
         assert grey == (reason is not None)
         assert details.startswith(f"Cannot run yet: {reason}") == (reason is not None)
-    manual = _row(dialog, "focalclick-hrnet18s-s1-cclvs")["Details"]
-    assert "drive.google.com" in manual
+    manual = "focalclick-hrnet18s-s1-cclvs"
+    assert _row(dialog, manual)["Details"].startswith("No direct link")
+    row = [entry.name for entry in dialog._entries].index(manual)
+    assert "drive.google.com" in dialog.table.item(row, 0).toolTip()
     dialog.select("focalclick-hrnet18s-s1-cclvs")
     assert not dialog.download_button.isEnabled()  # published only in a shared folder
     assert "browser" in dialog.download_button.toolTip()
