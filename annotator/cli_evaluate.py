@@ -46,6 +46,11 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
                                "the official NoC runs do (faster; no mIoU@k or BIoU)")
     evaluate.add_argument("--zoom", action=argparse.BooleanOptionalAction, default=True,
                           help="Zoom-In for the models that have it (default on)")
+    evaluate.add_argument("--taiz", action="store_true",
+                          help="wrap each model in TAIZ (target-aware zooming)")
+    evaluate.add_argument("--proposals", action="store_true",
+                          help="first-click proposals: the one closest to the ground truth "
+                               "is picked (oracle) and the suggested one's mIoU@1 reported")
     evaluate.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     evaluate.add_argument("--output", type=Path, default=Path("clickmask-evaluation"),
                           help="folder for the results (default ./clickmask-evaluation)")
@@ -77,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     from engine.evaluation.datasets import DatasetError
     from engine.evaluation.runner import evaluate_dataset
     from engine.inference.options import InferenceOptions
+    from engine.proposals import ProposalGenerator
     from engine.session import DEFAULT_PROB_THRESH
 
     if args.max_clicks < 1:
@@ -90,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
     thresholds = tuple(sorted(set(metrics.NOC_THRESHOLDS) | set(args.target_iou)))
     failures = tuple(sorted(set(args.target_iou)))
     stop_iou = max(args.target_iou) if args.stop_at_target else None
-    options = InferenceOptions(zoom_in=args.zoom, brs_mode=args.mode)
+    options = InferenceOptions(zoom_in=args.zoom, brs_mode=args.mode, taiz=args.taiz)
+    proposals = ProposalGenerator() if args.proposals else None
     # Every model is loaded before the first run, so a bad one fails at once, not hours in.
     models = [_load_model(spec, args.device, options) for spec in args.model]
     runs = []
@@ -106,11 +113,12 @@ def _run(args: argparse.Namespace) -> int:
                 try:
                     result = evaluate_dataset(
                         predictor, dataset, args.max_clicks, stop_iou, DEFAULT_PROB_THRESH,
-                        limit=args.limit, name=name,
+                        limit=args.limit, name=name, proposals=proposals,
                         progress=lambda done, _total: bar.update(done - bar.n))
                 except DatasetError as exc:
                     raise EvaluateError(f"{name}: {exc}") from None
-            settings = {"mode": args.mode, "device": args.device, "stop_iou": stop_iou,
+            settings = {"mode": args.mode, "proposals": args.proposals,
+                        "device": args.device, "stop_iou": stop_iou,
                         "prob_thresh": DEFAULT_PROB_THRESH, "dataset_path": str(dataset.root),
                         "engine": predictor.name, **asdict(model_options)}
             runs.append(Run(label, name, settings, result, thresholds, failures))
@@ -154,6 +162,7 @@ def _load_model(spec: str, device: str, options):
     """The predictor for a registry name or a checkpoint file, and its label in reports."""
     from engine.checkpoints import CheckpointError
     from engine.inference.factory import load_predictor
+    from engine.inference.taiz import TAIZPredictor
     from weights.registry import MODELS, WeightsNotFound, checkpoint_path
 
     path = Path(spec).expanduser()
@@ -165,7 +174,10 @@ def _load_model(spec: str, device: str, options):
         if entry is not None and entry.checkpoint is None:
             if options.brs_mode != "NoBRS":
                 raise EvaluateError(f"{entry.title} has no BRS modes; use --mode NoBRS")
-            return entry.build(device), spec
+            predictor = entry.build(device)
+            if options.taiz:  # checkpoints get TAIZ from load_predictor
+                predictor = TAIZPredictor(predictor, options.taiz_config)
+            return predictor, spec
         if entry is not None:
             path = checkpoint_path(entry)
             if not path.exists():

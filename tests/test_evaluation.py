@@ -340,6 +340,32 @@ def test_evaluate_dataset_is_deterministic_with_progress_and_cancel(tmp_path: Pa
         evaluate_dataset(_ShapePredictor(), dataset, cancel=cancel)
 
 
+class _FixedProposals:
+    """A proposal generator that offers the true object (not suggested) and a sliver."""
+
+    def __init__(self, truth: np.ndarray) -> None:
+        self.truth = truth
+
+    def generate(self, predictor, image, click, plain=None, prob_thresh=0.5):
+        from engine.proposals import Proposal
+
+        sliver = np.zeros_like(self.truth)
+        sliver[int(click.y), int(click.x)] = True
+        return [Proposal(m, m.astype(np.float32), 1.0, 1.0, 1.0, kind, kind,
+                         suggested=kind == "part")
+                for m, kind in ((sliver, "part"), (self.truth, "whole"))]
+
+
+def test_proposals_pick_the_best_first_mask_and_keep_the_suggested_iou(tmp_path: Path) -> None:
+    sample = _blocks_dataset(tmp_path, count=1)[0]
+    truth = sample.gt == 1
+    result = evaluate_sample(_ShapePredictor(), sample.image, sample.gt, max_clicks=2,
+                             proposals=_FixedProposals(truth))
+    assert result.ious[0] == 1.0 and result.suggested_iou == pytest.approx(1 / truth.sum())
+    plain = evaluate_sample(_ShapePredictor(), sample.image, sample.gt, max_clicks=2)
+    assert plain.ious[0] < 1.0 and plain.suggested_iou is None
+
+
 def test_reports_round_trip_and_plot(tmp_path: Path) -> None:
     result = DatasetResult("toy", 3, [
         SampleResult("a", np.array([0.5, 0.86, 0.95], np.float32),
@@ -396,6 +422,17 @@ def test_evaluate_command_on_three_grabcut_images(shared_dir: Path, tmp_path: Pa
     assert [[c.y, c.x, c.is_positive] for c in again.clicks] == recorded["clicks"]
     assert np.allclose(again.ious, recorded["ious"], atol=1e-6)
     assert Clicker(sample.gt).next_click(np.zeros(sample.gt.shape, bool)) == again.clicks[0]
+
+
+def test_evaluate_command_with_taiz_and_proposals(tmp_path: Path, capsys) -> None:
+    _blocks_dataset(tmp_path / "b", count=2)
+    out = tmp_path / "out"
+    assert main(["evaluate", "--model", "grabcut", "--dataset", f"blocks={tmp_path / 'b'}",
+                 "--max-clicks", "2", "--taiz", "--proposals", "--output", str(out)]) == 0
+    [run] = load_runs(out / "results.json")
+    assert run["label"] == "grabcut taiz proposals" and run["settings"]["engine"] == "grabcut+taiz"
+    assert run["summary"]["suggested_miou@1"] is not None
+    assert "suggested mIoU@1" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [

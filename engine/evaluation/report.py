@@ -36,8 +36,10 @@ class Run:
 
     @property
     def label(self) -> str:
-        return self.model if self.settings.get("mode", "NoBRS") == "NoBRS" \
-            else f"{self.model} {self.settings['mode']}"
+        """The model with what changes how it runs: a BRS mode, TAIZ, proposals."""
+        extras = [self.settings["mode"]] if self.settings.get("mode", "NoBRS") != "NoBRS" else []
+        extras += [flag for flag in ("taiz", "proposals") if self.settings.get(flag)]
+        return " ".join([self.model, *extras])
 
 
 def run_to_json(run: Run) -> dict:
@@ -55,6 +57,7 @@ def run_to_json(run: Run) -> dict:
             "clicks": [[int(c.y), int(c.x), bool(c.is_positive)] for c in sample.clicks],
             "seconds": round(sample.seconds, 6),
             f"biou@{BOUNDARY_IOU_CLICK}": sample.boundary_iou,
+            "suggested_iou": sample.suggested_iou,
         } for sample in run.result.samples],
     }
 
@@ -80,12 +83,15 @@ def load_runs(path: str | os.PathLike) -> list[dict]:
 
 def summary_rows(runs: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and rows (formatted numbers) of the summary table for runs as JSON objects;
-    the NoC and NoF columns are the thresholds any of the runs has."""
+    the NoC and NoF columns are the thresholds any of the runs has, and the suggested
+    proposals' mIoU@1 is a column when a run used first-click proposals."""
     noc_keys = _keys(run["summary"]["noc"] for run in runs)
     nof_keys = _keys(run["summary"]["nof"] for run in runs)
+    with_proposals = any(run["summary"].get("suggested_miou@1") is not None for run in runs)
     header = ["model", "dataset", "samples", *[f"NoC@{t}" for t in noc_keys],
               *[f"NoF@{t}" for t in nof_keys], *[f"mIoU@{k}" for k in MIOU_COLUMNS],
-              f"BIoU@{BOUNDARY_IOU_CLICK}", "SPC (s)"]
+              f"BIoU@{BOUNDARY_IOU_CLICK}", "SPC (s)",
+              *(["suggested mIoU@1"] if with_proposals else [])]
     rows = []
     for run in runs:
         summary = run["summary"]
@@ -97,6 +103,7 @@ def summary_rows(runs: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
             *[_number(miou[k - 1] if k <= len(miou) else None, 4) for k in MIOU_COLUMNS],
             _number(summary[f"biou@{BOUNDARY_IOU_CLICK}"], 4),
             _number(summary["spc"], 3),
+            *([_number(summary.get("suggested_miou@1"), 4)] if with_proposals else []),
         ])
     return header, rows
 

@@ -6,6 +6,11 @@ Per sample (the official ``evaluate_sample``): the simulator clicks on the curre
 ``max_clicks`` clicks or, when ``stop_iou`` is given, until the IoU reaches it. The
 predictor runs through :class:`InteractiveSession`, exactly as the annotator drives it.
 
+With first-click proposals (``engine.proposals``), the session proposes masks after the
+first click and the simulated user picks the one closest to the ground truth (the oracle
+pick of the proposals' evaluation protocol); later clicks continue from it. The IoU of the
+suggested proposal is kept as well.
+
 Nothing here is random: the same predictor on the same dataset gives the same clicks and
 IoUs. SPC (seconds per click) counts the predictor's time (``set_image`` and the
 predictions), not image loading or the simulator.
@@ -27,6 +32,7 @@ from engine.session import DEFAULT_PROB_THRESH, InteractiveSession
 
 if TYPE_CHECKING:
     from engine.coco import CancelToken
+    from engine.proposals import ProposalGenerator
 
 ProgressCallback = Callable[[int, int], None]
 BOUNDARY_IOU_CLICK = 5
@@ -45,6 +51,7 @@ class SampleResult:
     clicks: tuple[Click, ...]
     seconds: float
     boundary_iou: float | None  # after click BOUNDARY_IOU_CLICK, if the run got there
+    suggested_iou: float | None = None  # first-click proposals: the suggested one's IoU
 
 
 @dataclass
@@ -71,9 +78,11 @@ class DatasetResult:
     def summary(self, thresholds: Sequence[float] = metrics.NOC_THRESHOLDS,
                 failure_thresholds: Sequence[float] = (0.85, 0.90)) -> dict:
         """NoC@t, NoF@t, mIoU@k (k = 1..max_clicks; None if a run stopped early), BIoU@5
-        (None unless every sample got that far) and SPC, as a JSON-ready dict."""
+        (None unless every sample got that far), SPC and, with proposals, the suggested
+        proposals' mIoU@1, as a JSON-ready dict."""
         curves = self.curves
         boundary = [s.boundary_iou for s in self.samples]
+        suggested = [s.suggested_iou for s in self.samples if s.suggested_iou is not None]
         return {
             "samples": len(self.samples),
             "noc": {_percent(t): metrics.noc(curves, t, self.max_clicks) for t in thresholds},
@@ -84,6 +93,7 @@ class DatasetResult:
                                            and None not in boundary else None),
             "spc": self.seconds_per_click,
             "clicks": self.total_clicks,
+            "suggested_miou@1": float(np.mean(suggested)) if suggested else None,
         }
 
 
@@ -93,14 +103,16 @@ def _percent(threshold: float) -> str:
 
 def evaluate_sample(predictor: Predictor, image: np.ndarray, gt: np.ndarray, name: str = "",
                     max_clicks: int = 20, stop_iou: float | None = None,
-                    prob_thresh: float = DEFAULT_PROB_THRESH) -> SampleResult:
-    """Click on one object until ``max_clicks`` (or ``stop_iou`` reached, when given)."""
+                    prob_thresh: float = DEFAULT_PROB_THRESH,
+                    proposals: ProposalGenerator | None = None) -> SampleResult:
+    """Click on one object until ``max_clicks`` (or ``stop_iou`` reached, when given);
+    with ``proposals``, the best first-click proposal is picked (module docstring)."""
     if gt.shape != image.shape[:2]:
         raise ValueError(f"{name}: ground truth {gt.shape} does not match image {image.shape}")
     clicker = Clicker(gt)
     pred_mask = np.zeros(gt.shape, dtype=bool)
     ious: list[float] = []
-    boundary = None
+    boundary = suggested = None
     started = time.perf_counter()
     session = InteractiveSession(predictor, image, prob_thresh=prob_thresh)
     seconds = time.perf_counter() - started
@@ -108,6 +120,8 @@ def evaluate_sample(predictor: Predictor, image: np.ndarray, gt: np.ndarray, nam
         click = clicker.make_next_click(pred_mask)
         started = time.perf_counter()
         session.add_click(click)
+        if proposals is not None and len(ious) == 0:
+            suggested = _pick_proposal(session, proposals, gt)
         seconds += time.perf_counter() - started
         pred_mask = session.mask
         ious.append(metrics.iou(gt, pred_mask))
@@ -116,12 +130,24 @@ def evaluate_sample(predictor: Predictor, image: np.ndarray, gt: np.ndarray, nam
         if stop_iou is not None and ious[-1] >= stop_iou:
             break
     return SampleResult(name, np.array(ious, dtype=np.float32), tuple(clicker.clicks),
-                        seconds, boundary)
+                        seconds, boundary, suggested)
+
+
+def _pick_proposal(session: InteractiveSession, generator: ProposalGenerator,
+                   gt: np.ndarray) -> float | None:
+    """Choose the proposal closest to ``gt``; the suggested one's IoU (None: no proposals)."""
+    candidates = session.propose(generator)
+    if not candidates:
+        return None
+    ious = [metrics.iou(gt, p.mask) for p in candidates]
+    session.choose_proposal(int(np.argmax(ious)))
+    return next((iou for iou, p in zip(ious, candidates) if p.suggested), None)
 
 
 def evaluate_dataset(predictor: Predictor, dataset: Dataset, max_clicks: int = 20,
                      stop_iou: float | None = None, prob_thresh: float = DEFAULT_PROB_THRESH,
                      limit: int | None = None, name: str | None = None,
+                     proposals: ProposalGenerator | None = None,
                      progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None) -> DatasetResult:
     """Evaluate ``predictor`` on the first ``limit`` samples of ``dataset`` (all if None);
@@ -139,7 +165,7 @@ def evaluate_dataset(predictor: Predictor, dataset: Dataset, max_clicks: int = 2
             raise EvaluationCancelled(f"evaluation on {dataset.kind} cancelled")
         sample = dataset[index]
         result.samples.append(evaluate_sample(predictor, sample.image, sample.gt, sample.name,
-                                              max_clicks, stop_iou, prob_thresh))
+                                              max_clicks, stop_iou, prob_thresh, proposals))
         if progress is not None:
             progress(index + 1, total)
     return result
