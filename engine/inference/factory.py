@@ -33,6 +33,9 @@ def _focalclick(infos: list[CheckpointInfo], device: torch.device,
                 options: InferenceOptions) -> Predictor:
     from engine.inference.focalclick import FocalClickPredictor
 
+    if options.brs_mode != "NoBRS":
+        raise CheckpointError(f"FocalClick has no BRS modes ({options.brs_mode!r} asked); "
+                              "use NoBRS")
     return FocalClickPredictor(build_model(infos[0], device), device,
                                zoom_in=options.zoom_in, expansion_ratio=options.target_crop_r,
                                focus_crop_r=options.focus_crop_r,
