@@ -15,6 +15,7 @@ class Behaviour:
     cut_after: int | None = None  # close the connection after this many body bytes, once
     ignore_range: bool = False  # always answer 200 with the whole file
     trickle: float = 0.0  # seconds to sleep after every 4 KiB (a slow server)
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> 302 Location path
     ranges: list[str | None] = field(default_factory=list)  # Range header of each request
 
 
@@ -55,6 +56,12 @@ class FileServer:
             def do_GET(self) -> None:
                 behaviour = server.behaviour
                 header = self.headers.get("Range")
+                if self.path in behaviour.redirects:  # as GitHub sends release assets
+                    self.send_response(302)
+                    self.send_header("Location", behaviour.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 behaviour.ranges.append(header)
                 data = server.files.get(self.path)
                 if data is None:

@@ -87,6 +87,18 @@ def test_an_interrupted_download_resumes_with_a_range_request(server, golden,
     assert status.state is State.VERIFIED and not part_path(path).exists()
 
 
+def test_a_redirected_download_resumes_at_the_redirect_target(server, golden,
+                                                               ritm_entry) -> None:
+    server.behaviour.redirects["/releases/download/v1.0/ritm.pth"] = "/ritm.pth"
+    server.behaviour.cut_after = 1_000_000
+    url = server.url("/releases/download/v1.0/ritm.pth")
+    with pytest.raises(DownloadError, match="resume"):
+        fetch_entry(ritm_entry, url=url)
+    assert fetch_entry(ritm_entry, url=url).state is State.VERIFIED
+    assert server.behaviour.ranges == [None, "bytes=1000000-"]
+    assert checkpoint_path(ritm_entry).read_bytes() == golden["/ritm.pth"]
+
+
 def test_a_server_ignoring_range_restarts_from_the_first_byte(server, golden,
                                                               ritm_entry) -> None:
     path = checkpoint_path(ritm_entry)
