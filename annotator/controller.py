@@ -20,6 +20,8 @@ from engine import Click, InteractiveSession, Predictor
 from engine.annotations import AnnotatedObject, ImageEntry, Project
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
+from engine.inference.taiz import TAIZConfig, TAIZPredictor
+from engine.proposals import Proposal, ProposalGenerator
 from annotator.worker import InferenceWorker
 from weights import DEFAULT_MODEL, MODELS, build_predictor
 
@@ -32,11 +34,14 @@ class SessionView:
     mask: np.ndarray | None = None
     can_undo: bool = False
     can_redo: bool = False
+    proposals: tuple[Proposal, ...] = ()  # the first click's alternatives, while shown
+    current_proposal: int | None = None  # the one the mask is
 
 
 @dataclass(frozen=True)
 class _Op:
-    kind: str  # load | model | clicks | undo | redo | reset | initial_mask | finish
+    kind: str  # load | model | taiz | clicks | propose | choose | undo | redo | reset
+    #            | initial_mask | finish
     payload: object = None
 
 
@@ -63,6 +68,7 @@ class SessionController(QObject):
     busy_changed = Signal(bool)
     model_changed = Signal(str)  # registry name of the model now in use
     prediction_timed = Signal(float)  # seconds of the last prediction
+    proposals_changed = Signal()  # view.proposals or view.current_proposal changed
     message = Signal(str)
     error = Signal(str)
 
@@ -85,8 +91,15 @@ class SessionController(QObject):
         self._pending: list[_Op] = []
         self._running: tuple[int, int, _Op] | None = None  # job id, generation, op
         self._generation = 0
-        # Owned by the worker thread: only jobs read or write these two.
-        self._predictor: Predictor | None = None
+        # First-click proposals (the DISNet workflow) cost 3 more model runs per object:
+        # off by default, a switch in the GUI.
+        self.proposals_enabled = False
+        self.taiz_config: TAIZConfig | None = None  # TAIZ on with these constants, or off
+        self._proposal_generator = ProposalGenerator()
+        # Owned by the worker thread: only jobs read or write these.
+        self._predictor: Predictor | None = None  # the base predictor, wrapped as asked
+        self._base_predictor: Predictor | None = None
+        self._taiz: TAIZConfig | None = None
         self._session: InteractiveSession | None = None
 
     # -- state the GUI reads ------------------------------------------------------------
@@ -170,6 +183,7 @@ class SessionController(QObject):
         self.image_loading.emit(self.current_file)
         self.objects_changed.emit()
         self.session_changed.emit()
+        self.proposals_changed.emit()
         self._enqueue(_Op("load", self.project.image_path(self.current_file)))
 
     def next_image(self) -> None:
@@ -195,6 +209,22 @@ class SessionController(QObject):
         """
         self.editing_object_id = None
         self._enqueue(_Op("model", name))
+
+    def set_proposals_enabled(self, enabled: bool) -> None:
+        """Offer first-click proposals after the next first clicks (or stop offering)."""
+        self.proposals_enabled = enabled
+
+    def set_taiz(self, config: TAIZConfig | None) -> None:
+        """Run the model with TAIZ and ``config`` (None: without); like a model switch,
+        the object in progress is dropped (ask first)."""
+        self.taiz_config = config
+        self.editing_object_id = None
+        self._enqueue(_Op("taiz", config))
+
+    def choose_proposal(self, index: int) -> None:
+        """Continue from the first click's proposal ``index`` (an undoable step)."""
+        if 0 <= index < len(self.view.proposals):
+            self._enqueue(_Op("choose", index))
 
     def undo(self) -> None:
         self._enqueue(_Op("undo"))
@@ -286,11 +316,16 @@ class SessionController(QObject):
         if op.kind == "load":
             image = load_image(op.payload)
             if self._predictor is None:
-                self._predictor = build_predictor(self.model_name, self.device)
+                self._use_predictor(build_predictor(self.model_name, self.device))
             self._session = InteractiveSession(self._predictor, image)
             return image
-        if op.kind == "model":
-            self._predictor = build_predictor(op.payload, self.device)
+        if op.kind in ("model", "taiz"):
+            if op.kind == "model":
+                self._use_predictor(build_predictor(op.payload, self.device))
+            else:
+                self._taiz = op.payload
+                if self._base_predictor is not None:
+                    self._use_predictor(self._base_predictor)
             if self._session is not None:
                 self._session = InteractiveSession(self._predictor, self._session.image)
             return op.payload, SessionView()
@@ -302,6 +337,12 @@ class SessionController(QObject):
         if op.kind == "clicks":
             session.add_clicks(op.payload)
             result = time.perf_counter() - started
+        elif op.kind == "propose":
+            session.propose(self._proposal_generator)
+            result = time.perf_counter() - started
+        elif op.kind == "choose":
+            if op.payload < len(session.proposals):  # a later click may have ended the choice
+                session.choose_proposal(op.payload)
         elif op.kind == "undo":
             session.undo()
         elif op.kind == "redo":
@@ -319,7 +360,13 @@ class SessionController(QObject):
         else:
             raise ValueError(f"unknown operation {op.kind}")
         return result, SessionView(session.clicks, session.mask if session.probability is not None
-                                   else None, session.can_undo, session.can_redo)
+                                   else None, session.can_undo, session.can_redo,
+                                   session.proposals, session.current_proposal)
+
+    def _use_predictor(self, base: Predictor) -> None:
+        """Runs on the worker thread: ``base``, wrapped in TAIZ when it is on."""
+        self._base_predictor = base
+        self._predictor = TAIZPredictor(base, self._taiz) if self._taiz else base
 
     def _take_running(self, job_id: int) -> tuple[bool, _Op]:
         assert self._running is not None and self._running[0] == job_id
@@ -368,14 +415,25 @@ class SessionController(QObject):
             if op.kind == "finish":
                 self.message.emit("The mask is empty: nothing to finish.")
             return
+        previous = self.view
         outcome, self.view = result
         if op.kind == "clicks":
             self.prediction_timed.emit(outcome)
+            if (self.proposals_enabled and len(self.view.clicks) == 1 and not self._pending
+                    and self.editing_object_id is None):
+                self._enqueue(_Op("propose"))
+        elif op.kind == "propose" and self.view.proposals:
+            count = len(self.view.proposals)
+            self.message.emit(f"{count} proposals in {outcome:.2f} s: press 1-{count} or "
+                              "click one to continue from it")
         elif op.kind == "model":
             self.model_name = outcome
             self.model_changed.emit(outcome)
             self.objects_changed.emit()
         self.session_changed.emit()
+        if (previous.proposals is not self.view.proposals
+                or previous.current_proposal != self.view.current_proposal):
+            self.proposals_changed.emit()
 
     def _store_finished(self, finished: _Finished, request: _FinishRequest) -> None:
         assert self.project is not None

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QMenu, QSpinBox
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QProgressDialog, QPushButton, QWidget)
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
+from engine.inference.taiz import TAIZConfig
 from annotator import __version__
 from annotator.canvas import ImageCanvas, mask_overlay
 from annotator.colors import object_color
@@ -20,6 +23,7 @@ from annotator.controller import SessionController
 from annotator.jobs import BackgroundJob
 from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
+from annotator.proposals_strip import ProposalsStrip
 from weights import MODELS
 from weights.registry import engine_unavailable_reason
 
@@ -38,6 +42,9 @@ class MainWindow(QMainWindow):
         self.objects_panel = ObjectsPanel()
         self._add_dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("Objects", self.objects_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.proposals_strip = ProposalsStrip()
+        self._add_dock("Proposals", self.proposals_strip, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.taiz_settings = TAIZConfig()  # kept while TAIZ is off, to turn it on again
         self._build_actions()
         self._build_status_bar()
         self._export_job: BackgroundJob | None = None
@@ -96,6 +103,11 @@ class MainWindow(QMainWindow):
                                         "fa5s.arrow-right")
         self.fit_action = self._action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
         self.about_action = self._action("&About Clickmask", self.show_about)
+        self.proposal_actions = [
+            self._action(f"Pick Proposal &{i + 1}",
+                         lambda _=False, i=i: self.controller.choose_proposal(i), [str(i + 1)],
+                         tip=f"Continue from the first click's proposal {i + 1}")
+            for i in range(3)]
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
@@ -112,11 +124,17 @@ class MainWindow(QMainWindow):
         for action in (self.correct_action, self.delete_action):
             edit_menu.addAction(action)
         edit_menu.addSeparator()
+        for action in self.proposal_actions:
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
         edit_menu.addAction(self.reuse_category_action)
         view_menu = menus.addMenu("&View")
         for action in (self.prev_action, self.next_action, self.fit_action):
             view_menu.addAction(action)
-        self._build_model_menu(menus.addMenu("&Model"))
+        model_menu = menus.addMenu("&Model")
+        self._build_model_menu(model_menu)
+        model_menu.addSeparator()
+        self._build_inference_menu(model_menu.addMenu("&Inference Options"))
         menus.addMenu("&Help").addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -179,6 +197,45 @@ class MainWindow(QMainWindow):
         self.refresh_model_menu()
         self.get_models_button.setVisible(not self.has_neural_weights)
 
+    def _build_inference_menu(self, menu: QMenu) -> None:
+        """Switches for first-click proposals and TAIZ, and TAIZ's blend schedule."""
+        self.proposals_action = QAction("First-Click &Proposals", self, checkable=True)
+        self.proposals_action.setChecked(self.controller.proposals_enabled)
+        self.proposals_action.setToolTip("After the first click, offer the part, the whole "
+                                         "and the group as alternatives (keys 1-3)")
+        self.proposals_action.toggled.connect(self.controller.set_proposals_enabled)
+        self.taiz_action = QAction("&TAIZ (Target-Aware Zooming)", self, checkable=True)
+        self.taiz_action.setChecked(self.controller.taiz_config is not None)
+        self.taiz_action.setToolTip("From a late click on, blend in a second pass on an image "
+                                    "warped to magnify the object")
+        self.taiz_action.toggled.connect(self.toggle_taiz)
+        self.taiz_schedule_action = QAction("TAIZ &Blend Schedule…", self)
+        self.taiz_schedule_action.triggered.connect(self.choose_taiz_schedule)
+        for action in (self.proposals_action, self.taiz_action, self.taiz_schedule_action):
+            menu.addAction(action)
+        menu.setToolTipsVisible(True)
+
+    def toggle_taiz(self, on: bool) -> None:
+        if (self.controller.taiz_config is not None) == on:
+            return
+        if self.controller.has_object_in_progress and not self._may_leave_object():
+            self.taiz_action.setChecked(not on)
+            return
+        self.controller.set_taiz(self.taiz_settings if on else None)
+        self.statusBar().showMessage(f"TAIZ {'on' if on else 'off'}.", 4000)
+
+    def choose_taiz_schedule(self) -> None:
+        schedule = self.ask_taiz_schedule(self.taiz_settings.blend_start,
+                                          self.taiz_settings.max_clicks)
+        if schedule is None:
+            return
+        settings = replace(self.taiz_settings, blend_start=schedule[0], max_clicks=schedule[1])
+        if self.controller.taiz_config is not None:
+            if self.controller.has_object_in_progress and not self._may_leave_object():
+                return
+            self.controller.set_taiz(settings)
+        self.taiz_settings = settings
+
     def choose_model(self, name: str) -> None:
         if name == self.controller.model_name:
             return
@@ -228,6 +285,8 @@ class MainWindow(QMainWindow):
         c.busy_changed.connect(self.busy_bar.setVisible)
         c.model_changed.connect(self._on_model_changed)
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
+        c.proposals_changed.connect(self._refresh_proposals)
+        self.proposals_strip.chosen.connect(c.choose_proposal)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.error.connect(self.show_error)
         self.canvas.clicked.connect(c.add_click)
@@ -261,6 +320,30 @@ class MainWindow(QMainWindow):
         box.exec()
         clicked = box.clickedButton()
         return "finish" if clicked is finish else "discard" if clicked is discard else "stay"
+
+    def ask_taiz_schedule(self, start: int, max_clicks: int) -> tuple[int, int] | None:
+        """(blend_start, max_clicks) for TAIZ's λ_t, or None if the user cancelled."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("TAIZ blend schedule")
+        form = QFormLayout(dialog)
+        form.addRow(QLabel("The zoomed pass's weight is 0 before the first click below, "
+                           "then click / T, reaching 1 at click T."))
+        start_box, max_box = QSpinBox(dialog), QSpinBox(dialog)
+        max_box.setRange(1, 100)
+        max_box.setValue(max_clicks)
+        start_box.setRange(1, max_clicks)
+        start_box.setValue(start)
+        max_box.valueChanged.connect(start_box.setMaximum)
+        form.addRow("First click using TAIZ:", start_box)
+        form.addRow("T (clicks to full weight):", max_box)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return start_box.value(), max_box.value()
 
     def show_error(self, text: str) -> None:
         QMessageBox.warning(self, "Clickmask", text)
@@ -457,6 +540,10 @@ class MainWindow(QMainWindow):
         self.canvas.set_current_mask(c.view.mask)
         self.undo_action.setEnabled(c.view.can_undo or c.busy)
         self.redo_action.setEnabled(c.view.can_redo or c.busy)
+
+    def _refresh_proposals(self) -> None:
+        c = self.controller
+        self.proposals_strip.set_proposals(c.image, c.view.proposals, c.view.current_proposal)
 
     def _refresh_objects(self) -> None:
         c = self.controller

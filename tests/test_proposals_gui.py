@@ -1,0 +1,128 @@
+"""The proposals strip and the inference options, driven through the real window (offscreen)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from engine.inference.taiz import TAIZPredictor
+from annotator.controller import SessionController
+from annotator.main_window import MainWindow
+
+pytestmark = pytest.mark.gui
+
+CENTER = (240, 320)  # y, x
+
+
+def _nested_image() -> np.ndarray:
+    """A red part in a green object in a blue group, on grey (see test_proposals)."""
+    yy, xx = np.mgrid[:480, :640]
+    radius = np.hypot(yy - CENTER[0], xx - CENTER[1])
+    rng = np.random.default_rng(0)
+    image = rng.normal(128, 8, (480, 640, 3))
+    for limit, color in ((110, (40, 60, 200)), (40, (40, 180, 60)), (15, (210, 40, 40))):
+        region = radius <= limit
+        image[region] = rng.normal(0, 8, (int(region.sum()), 3)) + color
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch, tmp_path: Path):
+    cv2.imwrite(str(tmp_path / "nested.png"), _nested_image()[..., ::-1])
+    win = MainWindow(SessionController())
+    monkeypatch.setattr(win, "ask_category", lambda: "thing")
+    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
+    monkeypatch.setattr(win, "ask_taiz_schedule", lambda start, max_clicks: (1, 4))
+    errors: list[str] = []
+    monkeypatch.setattr(win, "show_error", errors.append)
+    win.errors = errors
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    assert win.open_folder(tmp_path)
+    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    _idle(qtbot, win)
+    yield win
+    win.controller.shutdown()
+
+
+def _idle(qtbot, win: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not win.controller.busy, timeout=20000)
+
+
+def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
+    pos = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
+    qtbot.mouseClick(win.canvas.viewport(), button, pos=pos)
+    _idle(qtbot, win)
+
+
+def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(win.canvas, key, modifier)
+    _idle(qtbot, win)
+
+
+def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
+    assert not window.proposals_action.isChecked()
+    _click(qtbot, window, *CENTER)
+    assert window.controller.view.proposals == () and window.proposals_strip.buttons == []
+    assert window.proposals_strip.hint.text().startswith("Proposals:")
+
+
+def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
+                                                                    window: MainWindow) -> None:
+    window.proposals_action.setChecked(True)
+    assert window.controller.proposals_enabled
+    _click(qtbot, window, *CENTER)
+    view = window.controller.view
+    strip = window.proposals_strip
+    assert len(view.proposals) == 3 and len(strip.buttons) == 3
+    assert [p.kind for p in view.proposals] == ["part", "whole", "group"]
+    assert strip.buttons[view.current_proposal].isChecked()
+    assert "0." in strip.buttons[0].text()  # the score is shown
+    assert not strip.buttons[0].icon().isNull()
+
+    _key(qtbot, window, Qt.Key.Key_1)
+    view = window.controller.view
+    assert view.current_proposal == 0 and np.array_equal(view.mask, view.proposals[0].mask)
+    assert strip.buttons[0].isChecked() and not strip.buttons[2].isChecked()
+
+    qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)
+    _idle(qtbot, window)
+    assert window.controller.view.current_proposal == 1
+
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the choice
+    assert window.controller.view.current_proposal == 0
+    _key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo it
+    assert window.controller.view.current_proposal == 1
+    assert window.controller.view.clicks == [window.controller.view.clicks[0]]
+
+    _click(qtbot, window, 420, 60, positive=False)  # a second click ends the choice
+    assert window.controller.view.proposals == () and strip.buttons == []
+    assert len(window.controller.view.clicks) == 2
+    _key(qtbot, window, Qt.Key.Key_3)  # nothing to pick any more: nothing happens
+    assert len(window.controller.view.clicks) == 2 and window.errors == []
+
+
+def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
+    controller = window.controller
+    window.taiz_action.setChecked(True)
+    _idle(qtbot, window)
+    assert controller.taiz_config is not None and controller.taiz_config.blend_start == 10
+    assert isinstance(controller._predictor, TAIZPredictor)
+    window.choose_taiz_schedule()  # the dialog answers (1, 4)
+    _idle(qtbot, window)
+    assert (controller.taiz_config.blend_start, controller.taiz_config.max_clicks) == (1, 4)
+    assert controller._predictor.config.blend_start == 1
+    _click(qtbot, window, *CENTER)
+    _click(qtbot, window, CENTER[0] + 30, CENTER[1] + 10)
+    assert controller.view.mask is not None and controller.view.mask[CENTER]
+    window.taiz_action.setChecked(False)  # drops the object in progress (answer: discard)
+    _idle(qtbot, window)
+    assert controller.taiz_config is None and not isinstance(controller._predictor,
+                                                              TAIZPredictor)
+    assert window.errors == []
