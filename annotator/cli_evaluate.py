@@ -130,10 +130,12 @@ def _run(args: argparse.Namespace) -> int:
     write_csv(runs, output / "results.csv")
     all_runs = [run_to_json(run) for run in runs] + earlier
     drawn = plot_miou_curves(all_runs, output / "miou.png")
+    if not drawn:
+        (output / "miou.png").unlink(missing_ok=True)  # no stale plot of an earlier run
     print()
     print(markdown_table(all_runs), end="")
     print(f"\nWrote {output / 'results.json'}, {output / 'results.csv'}"
-          + (f" and {output / 'miou.png'} ({drawn} curves)" if drawn else
+          + (f" and {output / 'miou.png'} ({drawn} curve{'s' * (drawn != 1)})" if drawn else
              " (no plot: no run has a full mIoU curve)"))
     return 0
 
