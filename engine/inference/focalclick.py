@@ -1,0 +1,329 @@
+"""The FocalClick predictor: coarse prediction on a target crop, refinement of a focus crop.
+
+Per click (specs/focalclick.md §4, the official ``FocalPredictor`` with its evaluation
+settings): the target crop around the previous mask and the positive clicks (none on the
+first click) is squashed to the segmentor's 256 x 256 input; its coarse probabilities are
+pasted back into an all-zero full-size map; the focus crop (the region that changed around
+the last click) is cut from the full-resolution image, refined at 256 x 256 and written
+over the coarse logits. After ten clicks only the focus crop changes. Every quirk of the
+official code is kept on purpose (the spec's Q1-Q10): a logit threshold of 0.49 for the
+focus crop, connected-component label 0 meaning "everything unchanged", half-to-even
+rounding for the target crop and truncation for the focus crop, click scaling by
+``256 / size`` next to ``align_corners=True`` resizes.
+
+The per-object state (previous prediction, the target crop's mask and box) is snapshotted
+by ``get_state`` so that undo restores it exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.clicks import Click
+from engine.inference.zoom import _expand_box
+from engine.masks import mask_extent
+
+Box = tuple[int, int, int, int]
+_THRESH = 0.49  # every internal threshold of the official predictor
+_MIN_MASK_PIXELS = 10  # the focus crop treats smaller masks as "no mask": whole image
+_MAX_COARSE_CLICKS = 10  # beyond this many clicks only the focus crop is updated
+
+
+@dataclass(frozen=True)
+class FocalClickState:
+    """Everything that carries over from one click to the next.
+
+    ``prev_prediction``: the last returned probabilities (1, 1, H, W); ``zoom_probs``: the
+    map the next target crop is built from (the same probabilities, unless the caller
+    replaced it, as the official DAVIS-585 evaluation does with its merged mask);
+    ``target_roi``: the last target crop (rmin, rmax, cmin, cmax) inclusive, or None.
+    """
+
+    prev_prediction: torch.Tensor
+    zoom_probs: np.ndarray | None = None
+    target_roi: Box | None = None
+
+
+@dataclass(frozen=True)
+class FocalClickStep:
+    """What the last ``predict`` computed on the way (for inspection and tests).
+
+    Boxes: ``target_roi`` inclusive or None; ``global_roi`` and ``focus_roi``
+    (y1, y2, x1, x2) half-open full-image pixels; ``focus_roi_256`` (x1, y1, x2, y2) in the
+    256 target frame. Tensors: the inputs of the segmentor (RGB + previous mask, 256
+    target frame) and of the refiner (RGB, 256 focus frame), the click tensors given to
+    each, the segmentor's logits and the refiner's outputs (``refine``'s dict).
+    """
+
+    target_roi: Box | None
+    global_roi: Box
+    focus_roi: Box
+    focus_roi_256: tuple[float, float, float, float]
+    net_input: torch.Tensor
+    focus_image: torch.Tensor | None
+    points: torch.Tensor
+    focus_points: torch.Tensor
+    coarse_logits: torch.Tensor
+    refined: dict[str, torch.Tensor]
+
+
+def target_crop(mask: np.ndarray, clicks: Sequence[Click], expansion_ratio: float = 1.4,
+                min_crop_size: int = 10) -> Box:
+    """The official target crop: bbox of ``mask`` plus every positive click's pixel,
+    expanded ``expansion_ratio`` times (at least ``min_crop_size``), rounded half to even,
+    clamped into the image. (rmin, rmax, cmin, cmax), inclusive. ``mask`` must not be empty
+    once the clicks are added."""
+    mask = mask.copy()
+    for click in clicks:
+        if click.is_positive:
+            mask[int(click.y), int(click.x)] = True
+    box = mask_extent(mask)
+    if box is None:
+        raise ValueError("target_crop needs a non-empty mask or a positive click")
+    return _expand_box(box, expansion_ratio, min_crop_size, mask.shape)
+
+
+def _bbox_or_image(mask: np.ndarray) -> Box:
+    """(y1, y2, x1, x2) inclusive bbox, or (0, H, 0, W) for a mask under 10 pixels."""
+    if np.count_nonzero(mask) < _MIN_MASK_PIXELS:
+        return 0, mask.shape[0], 0, mask.shape[1]
+    return mask_extent(mask)
+
+
+def focus_crop(pred: np.ndarray, prev: np.ndarray, global_roi: Box, y: float, x: float,
+               ratio: float = 1.4) -> Box:
+    """The official focus crop (``get_focus_cropv1``) -> (y1, y2, x1, x2), half-open.
+
+    ``pred``: the new coarse mask (full-res logits > 0.49); ``prev``: the previous mask
+    (probabilities > 0.49); ``(y, x)``: the last click. With no previous mask the crop is
+    the prediction's box; otherwise the changed region under the click (label 0 if the
+    click's pixel did not change: the whole unchanged area), or a square of 0.4 x the
+    prediction's extent around the click when that region is thin. Expanded ``ratio``
+    times (truncating), clamped to the image and to ``global_roi``.
+    """
+    height, width = pred.shape
+    if not prev.any():
+        y1, y2, x1, x2 = _bbox_or_image(pred)
+    else:
+        _, labels = cv2.connectedComponents(np.logical_xor(prev, pred).astype(np.uint8),
+                                            connectivity=8)
+        y1d, y2d, x1d, x2d = _bbox_or_image(labels == labels[int(y), int(x)])
+        y1p, y2p, x1p, x2p = _bbox_or_image(pred)
+        hp, wp = y2p - y1p, x2p - x1p
+        if y2d - y1d < hp / 3 or x2d - x1d < wp / 3:
+            half = 0.2 * max(hp, wp)
+            y1, y2, x1, x2 = y - half, y + half, x - half, x + half
+        else:
+            y1, y2, x1, x2 = y1d, y2d, x1d, x2d
+    yc, xc = 0.5 * (y1 + y2), 0.5 * (x1 + x2)
+    h, w = ratio * (y2 - y1 + 1), ratio * (x2 - x1 + 1)
+    y1, y2 = max(0, int(yc - h * 0.5)), min(height, int(yc + h * 0.5))
+    x1, x2 = max(0, int(xc - w * 0.5)), min(width, int(xc + w * 0.5))
+    gy1, gy2, gx1, gx2 = global_roi
+    return max(y1, gy1), min(y2, gy2), max(x1, gx1), min(x2, gx2)
+
+
+class FocalClickPredictor:
+    """Turns clicks into probabilities with a FocalClick network (see the module docstring).
+
+    Args:
+        model: a FocalClick network (``engine.models.focalclick``).
+        device: torch device the model lives on.
+        zoom_in: use the target crop (official); False predicts on the whole image.
+        expansion_ratio: the target crop's expansion around the previous mask (1.4).
+        focus_crop_r: the focus crop's expansion (1.4).
+        with_flip: horizontal-flip test-time augmentation of the segmentor (off officially;
+            the coarse logits of both passes are averaged, the refiner uses the unflipped one).
+        net_clicks_limit: only the first N positive and N negative clicks reach the segmentor.
+    """
+
+    name = "focalclick"
+    infer_size = 256
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
+                 zoom_in: bool = True, expansion_ratio: float = 1.4, focus_crop_r: float = 1.4,
+                 with_flip: bool = False, net_clicks_limit: int | None = None) -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.zoom_in = zoom_in
+        self.expansion_ratio = expansion_ratio
+        self.focus_crop_r = focus_crop_r
+        self.with_flip = with_flip
+        self.net_clicks_limit = net_clicks_limit
+        self._image: torch.Tensor | None = None
+        self._state: FocalClickState | None = None
+        self.last_step: FocalClickStep | None = None
+
+    def set_image(self, image: np.ndarray) -> None:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape} "
+                             f"{image.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+        self._image = (tensor.permute(2, 0, 1).float() / 255).unsqueeze(0)
+        self._state = FocalClickState(torch.zeros(1, 1, *image.shape[:2], device=self.device))
+        self.last_step = None
+
+    def get_state(self) -> FocalClickState | None:
+        return self._state
+
+    def set_state(self, state: FocalClickState | None) -> None:
+        self._state = state
+
+    @torch.no_grad()
+    def predict(self, clicks: Sequence[Click], prev_mask: np.ndarray | None) -> np.ndarray:
+        if self._image is None or self._state is None:
+            raise RuntimeError("set_image must be called before predict")
+        if not clicks:
+            raise ValueError("predict needs at least one click")
+        height, width = self._image.shape[2:]
+        if prev_mask is not None:
+            if prev_mask.shape != (height, width):
+                raise ValueError(f"prev_mask is {prev_mask.shape}, image is {(height, width)}")
+            prev = torch.from_numpy(np.asarray(prev_mask, np.float32))[None, None]
+            prev = prev.to(self.device)
+        else:
+            prev = self._state.prev_prediction
+        clicks = list(clicks)
+        last = clicks[-1]
+
+        target_roi, crop_roi = self._target_roi(clicks)
+        global_roi = ((0, height, 0, width) if target_roi is None else
+                      (target_roi[0], target_roi[1] + 1, target_roi[2], target_roi[3] + 1))
+        net_input, net_clicks = self._network_input(prev, clicks, crop_roi)
+        points = self._points(net_clicks, self.net_clicks_limit, with_index=True)
+        if self.with_flip:
+            net_input = torch.cat((net_input, torch.flip(net_input, dims=[3])), dim=0)
+            flipped = [Click(c.y, self.infer_size - c.x - 1, c.is_positive) for c in net_clicks]
+            points = torch.cat((points, self._points(flipped, self.net_clicks_limit,
+                                                     with_index=True)), dim=0)
+        output = self.model(net_input, points)
+        logits, feature = output["instances"], output["feature"]
+        averaged = logits[:1]
+        if self.with_flip:
+            averaged = 0.5 * (logits[:1] + torch.flip(logits[1:], dims=[3]))
+
+        coarse = self._paste_back(torch.sigmoid(averaged), crop_roi, target_roi, (height, width))
+        coarse = torch.log(coarse / (1 - coarse))  # official: full-res logits, +-inf allowed
+        focus_roi = focus_crop(coarse[0, 0].cpu().numpy() > _THRESH,
+                               prev[0, 0].cpu().numpy() > _THRESH, global_roi, last.y, last.x,
+                               self.focus_crop_r)
+        focus_256 = self._map_roi(focus_roi, global_roi)
+        y1, y2, x1, x2 = focus_roi
+        refined, focus_image, focus_points = {}, None, torch.zeros(1, 0, 3)
+        if len(clicks) > _MAX_COARSE_CLICKS:
+            base = self._state.prev_prediction
+            coarse = torch.log(base / (1 - base))
+        if y2 > y1 and x2 > x1:  # the official code fails on an empty focus crop
+            focus_image = F.interpolate(self._image[:, :, y1:y2, x1:x2],
+                                        size=(self.infer_size, self.infer_size),
+                                        mode="bilinear", align_corners=True)
+            focus_points = self._points(self._focus_clicks(clicks, focus_roi), None,
+                                        with_index=False)
+            fx1, fy1, fx2, fy2 = focus_256
+            rois = torch.tensor([[0, fx1, fy1, fx2, fy2]], dtype=torch.float32,
+                                device=self.device)
+            refined = self.model.refine(focus_image, focus_points, feature[:1], logits[:1], rois)
+            coarse[:, :, y1:y2, x1:x2] = F.interpolate(
+                refined["instances_refined"], size=(y2 - y1, x2 - x1), mode="bilinear",
+                align_corners=True)
+        probs = torch.sigmoid(coarse)
+
+        probs_np = probs[0, 0].cpu().numpy()
+        self._state = FocalClickState(probs, probs_np, target_roi)
+        self.last_step = FocalClickStep(target_roi, global_roi, focus_roi, focus_256,
+                                        net_input[:1], focus_image, points[:1], focus_points,
+                                        logits[:1], refined)
+        return probs_np
+
+    def set_zoom_mask(self, mask: np.ndarray) -> None:
+        """Replace the map the next target crop is built from (the official DAVIS-585
+        evaluation writes its Progressive-Merge mask there after every click)."""
+        if self._state is None:
+            raise RuntimeError("set_image must be called before set_zoom_mask")
+        self._state = replace(self._state, zoom_probs=np.asarray(mask, np.float32))
+
+    # -- steps ---------------------------------------------------------------------------
+    def _target_roi(self, clicks: Sequence[Click]) -> tuple[Box | None, Box | None]:
+        """(the target crop the back-mapping uses, the crop cut from the input or None).
+
+        They differ only in the official corner case of an empty previous mask after an
+        earlier crop: the whole image is fed but the old box is still used to paste back.
+        """
+        state = self._state
+        if not self.zoom_in or len(clicks) <= 1 or state.zoom_probs is None:
+            return state.target_roi, None
+        mask = state.zoom_probs > _THRESH
+        if not mask.any():
+            return state.target_roi, None
+        roi = target_crop(mask, clicks, self.expansion_ratio)
+        return roi, roi
+
+    def _network_input(self, prev: torch.Tensor, clicks: list[Click], roi: Box | None
+                       ) -> tuple[torch.Tensor, list[Click]]:
+        image = self._image
+        if roi is not None:
+            rmin, rmax, cmin, cmax = roi
+            image = image[:, :, rmin:rmax + 1, cmin:cmax + 1]
+            prev = prev[:, :, rmin:rmax + 1, cmin:cmax + 1]
+            h, w = rmax - rmin + 1, cmax - cmin + 1
+            # The official arithmetic: crop size * offset / box size (an identity up to
+            # rounding, kept for fractional clicks).
+            clicks = [Click(h * (c.y - rmin) / h, w * (c.x - cmin) / w, c.is_positive)
+                      for c in clicks]
+        if getattr(self.model, "with_prev_mask", True):
+            image = torch.cat((image, prev), dim=1)
+        h, w = image.shape[2:]
+        size = self.infer_size
+        resized = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=True)
+        return resized, [Click(c.y * (size / h), c.x * (size / w), c.is_positive)
+                         for c in clicks]
+
+    def _paste_back(self, probs: torch.Tensor, crop_roi: Box | None, target_roi: Box | None,
+                    shape: tuple[int, int]) -> torch.Tensor:
+        """Network-frame probabilities -> full-size map, zero outside the target crop."""
+        height, width = shape
+        if crop_roi is not None:
+            size = (crop_roi[1] - crop_roi[0] + 1, crop_roi[3] - crop_roi[2] + 1)
+        else:
+            size = shape
+        probs = F.interpolate(probs, size=size, mode="bilinear", align_corners=True)
+        if target_roi is None:
+            return probs
+        rmin, rmax, cmin, cmax = target_roi
+        if crop_roi is None:  # the stale-box case: squeeze the whole-image result into it
+            probs = F.interpolate(probs, size=(rmax - rmin + 1, cmax - cmin + 1),
+                                  mode="bilinear", align_corners=True)
+        full = torch.zeros(1, 1, height, width, dtype=probs.dtype, device=probs.device)
+        full[:, :, rmin:rmax + 1, cmin:cmax + 1] = probs
+        return full
+
+    def _map_roi(self, focus_roi: Box, global_roi: Box) -> tuple[float, float, float, float]:
+        """Focus box in the 256 target frame, (x1, y1, x2, y2) clamped to [0, 256]."""
+        gy1, gy2, gx1, gx2 = global_roi
+        sy, sx = self.infer_size / (gy2 - gy1), self.infer_size / (gx2 - gx1)
+        y1, y2, x1, x2 = focus_roi
+        return (max((x1 - gx1) * sx, 0), max((y1 - gy1) * sy, 0),
+                min((x2 - gx1) * sx, self.infer_size), min((y2 - gy1) * sy, self.infer_size))
+
+    def _focus_clicks(self, clicks: Sequence[Click], focus_roi: Box) -> list[Click]:
+        y1, y2, x1, x2 = focus_roi
+        ry, rx = self.infer_size / (y2 - y1), self.infer_size / (x2 - x1)
+        return [Click((c.y - y1) * ry, (c.x - x1) * rx, c.is_positive) for c in clicks]
+
+    def _points(self, clicks: Sequence[Click], limit: int | None, with_index: bool
+                ) -> torch.Tensor:
+        """(1, 2N, 3) rows (y, x, index): positives then negatives, (-1, -1, -1) padding."""
+        n = max(sum(c.is_positive for c in clicks), sum(not c.is_positive for c in clicks))
+        n = max(1, n if limit is None else min(limit, n))
+        used = list(enumerate(clicks))[:limit]
+        rows = []
+        for positive in (True, False):
+            chosen = [(c.y, c.x, i if with_index else 0) for i, c in used
+                      if c.is_positive == positive]
+            rows += chosen + [(-1, -1, -1)] * (n - len(chosen))
+        return torch.tensor([rows], dtype=torch.float32, device=self.device)
