@@ -20,7 +20,8 @@ from weights.registry import FAMILY_TITLES, ModelEntry, engine_unavailable_reaso
 
 COLUMNS = ("Model", "Method", "Size", "Status", "Details")
 _STATE_COLORS = {State.VERIFIED: "#1b7f3b", State.TRUSTED: "#1b7f3b",
-                 State.CHANGED: "#b00020", State.PARTIAL: "#a15c00"}
+                 State.CHANGED: "#b00020", State.WRONG_FILE: "#b00020",
+                 State.PARTIAL: "#a15c00"}
 _GREY = QColor("#8a8a8a")
 
 
@@ -238,7 +239,7 @@ class ModelManagerDialog(QDialog):
 
     def _verify_done(self, status: EntryStatus) -> None:
         self.message.setText(f"{status.entry.title}: {status.state.value}. {status.detail}")
-        if status.state is State.CHANGED:
+        if status.state in (State.CHANGED, State.WRONG_FILE):
             self.show_error(f"{status.entry.checkpoint} failed verification: {status.detail}")
 
     def _import_done(self, result) -> None:

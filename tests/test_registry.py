@@ -18,7 +18,8 @@ from engine.checkpoints import CheckpointError, read_checkpoint
 from weights import (MODELS, WeightsNotFound, build_predictor, checkpoint_path, registry,
                      weights_dir)
 from weights.integrity import load_records
-from weights.manager import AmbiguousImport, ImportRefused, State, import_file
+from weights.manager import (AmbiguousImport, ImportRefused, State, entry_status, import_file,
+                            verify_entry)
 from weights.registry import engine_unavailable_reason
 
 
@@ -206,3 +207,21 @@ def test_a_registered_ritm_model_runs_in_a_session(shared_dir: Path) -> None:
     probability = session.add_click(Click(60, 80, True))
     assert probability.shape == (120, 160) and probability.dtype == np.float32
     assert 0 <= probability.min() and probability.max() <= 1
+
+
+def test_verify_checks_the_content_of_a_file_put_in_by_hand(shared_dir: Path) -> None:
+    entry = MODELS["focalclick-hrnet18s-s1-cclvs"]
+    shutil.copy(shared_dir / "golden/focalclick/hrnet18s_S2_synthetic.pth",
+                checkpoint_path(entry))
+    status = verify_entry(entry)
+    assert status.state is State.WRONG_FILE
+    assert "FocalClick HRNet-18s S2 checkpoint, not FocalClick HRNet-18s S1" in status.detail
+    assert entry.checkpoint not in load_records()  # nothing trusted
+
+    right = MODELS["focalclick-hrnet18s-s2-cclvs"]
+    shutil.copy(shared_dir / "golden/focalclick/hrnet18s_S2_synthetic.pth",
+                checkpoint_path(right))
+    status = verify_entry(right)
+    assert status.state is State.TRUSTED and "recorded now" in status.detail
+    assert load_records()[right.checkpoint].sha256 == status.sha256
+    assert entry_status(right).state is State.TRUSTED

@@ -114,7 +114,8 @@ def _verify(names: list[str]) -> int:
     bad = 0
     for entry in entries:
         status = verify_entry(entry)
-        bad += status.state in (State.CHANGED, State.NOT_DOWNLOADED, State.PARTIAL)
+        bad += status.state in (State.CHANGED, State.WRONG_FILE, State.NOT_DOWNLOADED,
+                                State.PARTIAL)
         print(f"{entry.name}: {status.state.value}: {status.detail}")
     return 1 if bad else 0
 

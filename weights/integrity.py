@@ -14,7 +14,6 @@ import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from engine.atomic import atomic_write_text
 from engine.paths import data_dir
@@ -32,21 +31,16 @@ class FileHashes:
     git_blob: str  # what ``git hash-object FILE`` prints
 
 
-def hash_file(path: str | os.PathLike,
-              progress: Callable[[int, int], None] | None = None) -> FileHashes:
-    """SHA-256 and git blob SHA-1 of ``path``; ``progress(done, total)`` after each chunk."""
+def hash_file(path: str | os.PathLike) -> FileHashes:
+    """SHA-256 and git blob SHA-1 of ``path``."""
     path = Path(path)
     size = path.stat().st_size
     sha256 = hashlib.sha256()
     blob = hashlib.sha1(b"blob %d\0" % size)  # git's object header, then the content
-    done = 0
     with path.open("rb") as file:
         while chunk := file.read(_CHUNK):
             sha256.update(chunk)
             blob.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, size)
     return FileHashes(size, sha256.hexdigest(), blob.hexdigest())
 
 

@@ -9,8 +9,6 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Callable
-
 from weights.download import (ChecksumMismatch, DownloadError, ProgressCallback, download,
                               part_path)
 from weights.integrity import (FileHashes, TrustRecord, hash_file, load_records, new_record,
@@ -25,6 +23,7 @@ class State(Enum):
     VERIFIED = "verified"  # git blob id matches the public copy
     TRUSTED = "unchanged since first use"  # SHA-256 matches the one recorded on first use
     CHANGED = "CHANGED"  # differs from the known or recorded hash
+    WRONG_FILE = "wrong file"  # not a checkpoint of this entry's model
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,10 @@ def verify_entry(entry: ModelEntry) -> EntryStatus:
     record = load_records().get(entry.checkpoint)
     if record is None and not entry.git_blob:
         hashes = hash_file(path)
+        try:  # nothing vouches for this file but its content
+            _check_content(entry, path, ImportRefused)
+        except ImportRefused as exc:
+            return EntryStatus(entry, State.WRONG_FILE, hashes.size, str(exc), hashes.sha256)
         save_record(entry.checkpoint, new_record(hashes, "found in the weights folder",
                                                  path.stat().st_mtime_ns))
         return EntryStatus(entry, State.TRUSTED, hashes.size,
@@ -129,7 +132,7 @@ def _judge(entry: ModelEntry, hashes: FileHashes | None, record: TrustRecord | N
                            f"changed since first use: SHA-256 {sha256}, recorded "
                            f"{record.sha256} on {record.recorded[:10]}", sha256)
     return EntryStatus(entry, State.TRUSTED, size,
-                       f"SHA-256 {record.sha256[:16]}… recorded on first use "
+                       f"SHA-256 {record.sha256} recorded on first use "
                        f"({record.recorded[:10]}, {record.source}); no published hash exists",
                        sha256)
 
@@ -195,8 +198,7 @@ def _check_content(entry: ModelEntry, path: Path, error: type[Exception]) -> Non
         raise error(f"the file holds a {found} checkpoint, not {entry.title}")
 
 
-def import_file(source: str | os.PathLike, name: str | None = None,
-                progress: Callable[[int, int], None] | None = None) -> ImportResult:
+def import_file(source: str | os.PathLike, name: str | None = None) -> ImportResult:
     """Identify ``source`` by content, copy it into the weights folder (atomically) under
     its entry's file name and record its hash. ``name`` picks the entry when the content
     fits several. Raises :class:`ImportRefused` (or :class:`AmbiguousImport`) saying why."""
@@ -234,7 +236,7 @@ def import_file(source: str | os.PathLike, name: str | None = None,
             return ImportResult(entry, info.title, verify_entry(entry), True)
         raise ImportRefused(f"{dest} already exists with other content; delete it first to "
                             f"replace it with {source.name}")
-    _copy_atomic(source, dest, hashes, progress)
+    _copy_atomic(source, dest, hashes)
     save_record(entry.checkpoint, record or new_record(
         hashes, f"imported from {source}", dest.stat().st_mtime_ns))
     return ImportResult(entry, info.title, verify_entry(entry), False)
@@ -264,8 +266,7 @@ def _choose_entry(source: Path, title: str, candidates: list[ModelEntry], hashes
                           "Say which one it is.", candidates)
 
 
-def _copy_atomic(source: Path, dest: Path, expected: FileHashes,
-                 progress: Callable[[int, int], None] | None) -> None:
+def _copy_atomic(source: Path, dest: Path, expected: FileHashes) -> None:
     """Copy into a temporary file beside ``dest``, check the copy's hash, then rename."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
@@ -274,7 +275,7 @@ def _copy_atomic(source: Path, dest: Path, expected: FileHashes,
             shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
-        if hash_file(tmp, progress).sha256 != expected.sha256:
+        if hash_file(tmp).sha256 != expected.sha256:
             raise ImportRefused(f"{source} changed while it was being copied; try again")
         os.replace(tmp, dest)
     except OSError as exc:
