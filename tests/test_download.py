@@ -199,6 +199,22 @@ def test_cancel_on_a_slow_server_keeps_the_part_for_a_resume(server, golden,
     assert checkpoint_path(ritm_entry).read_bytes() == golden["/ritm.pth"]
 
 
+def test_cancel_while_the_server_sends_nothing(server, tmp_path: Path) -> None:
+    server.behaviour.trickle = 60  # 4 KiB, then a minute of silence
+    cancel = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done:  # the first bytes arrived; the server now stays silent
+            threading.Timer(0.2, cancel.set).start()
+
+    # Unless the cancel shuts the connection down, the read blocks until the 40 s timeout
+    # and the download fails as timed out, not as cancelled.
+    with pytest.raises(DownloadCancelled):
+        download(server.url("/ritm.pth"), tmp_path / "ritm.pth", progress=progress,
+                 cancel=cancel, timeout=40)
+    assert part_path(tmp_path / "ritm.pth").stat().st_size == 4096
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
 def test_an_untrusted_certificate_is_a_tls_error(golden, tmp_path: Path) -> None:
     pem = tmp_path / "self-signed.pem"
