@@ -18,15 +18,28 @@ PredictorFactory = Callable[[list[CheckpointInfo], torch.device, InferenceOption
 
 def _ritm(infos: list[CheckpointInfo], device: torch.device,
           options: InferenceOptions) -> Predictor:
+    """RITM and original f-BRS checkpoints: NoBRS or one of the BRS modes."""
+    from engine.inference.brs import (FEATURE_MODES, INPUT_MODES, BRSSettings,
+                                      FeatureBRSPredictor, InputBRSPredictor)
     from engine.inference.ritm import RITMPredictor
     from engine.inference.zoom import ZoomIn
 
-    if options.brs_mode != "NoBRS":
-        raise CheckpointError(f"BRS mode {options.brs_mode!r} is not available yet; use NoBRS")
     models = [build_model(info, device) for info in infos]
-    zoom = ZoomIn(target_size=options.zoom_target_size) if options.zoom_in else None
-    return RITMPredictor(models, device, with_flip=options.with_flip, zoom_in=zoom,
-                         max_size=options.max_size, net_clicks_limit=options.net_clicks_limit)
+    common = dict(with_flip=options.with_flip, max_size=options.max_size,
+                  zoom_in=ZoomIn(target_size=options.zoom_target_size) if options.zoom_in else None)
+    if options.brs_mode == "NoBRS":
+        return RITMPredictor(models, device, net_clicks_limit=options.net_clicks_limit, **common)
+    if len(models) > 1:
+        raise CheckpointError(f"{infos[0].title} is an ensemble, which runs only without BRS "
+                              "(as official): choose NoBRS")
+    settings = BRSSettings(max_evaluations=options.lbfgs_max_evals)
+    for modes, predictor, default_limit in ((FEATURE_MODES, FeatureBRSPredictor, 8),
+                                            (INPUT_MODES, InputBRSPredictor, 5)):
+        if options.brs_mode in modes:
+            limit = options.net_clicks_limit or default_limit
+            return predictor(models[0], device, brs_mode=options.brs_mode, settings=settings,
+                             net_clicks_limit=limit, **common)
+    raise CheckpointError(f"unknown BRS mode {options.brs_mode!r}")
 
 
 def _focalclick(infos: list[CheckpointInfo], device: torch.device,
@@ -46,6 +59,7 @@ def _focalclick(infos: list[CheckpointInfo], device: torch.device,
 # checkpoint family -> predictor builder; engines register here.
 PREDICTOR_FACTORIES: dict[str, PredictorFactory] = {
     "ritm": _ritm,
+    "fbrs": _ritm,
     "focalclick": _focalclick,
 }
 
