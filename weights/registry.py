@@ -101,7 +101,7 @@ def engine_unavailable_reason(entry: ModelEntry) -> str | None:
     if (entry.family not in PREDICTOR_FACTORIES
             or (entry.family, entry.architecture) not in MODEL_CONSTRUCTORS):
         return (f"no {FAMILY_TITLES[entry.family]} {ARCHITECTURE_TITLES[entry.architecture]} "
-                "engine in this version of Clickmask yet")
+                "engine in this version of Clickmask")
     return None
 
 
