@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         if self.model_manager is None:
             self.model_manager = ModelManagerDialog(self.controller.model_title, self)
             self.model_manager.weights_changed.connect(self._on_weights_changed)
+            self.model_manager.use_requested.connect(self.choose_model)
         else:
             self.model_manager.set_active_engine(self.controller.model_title)
             self.model_manager.refresh()

@@ -30,6 +30,7 @@ class ModelManagerDialog(QDialog):
     a time. Non-modal: annotation can go on while a file downloads."""
 
     weights_changed = Signal()  # a checkpoint was downloaded or imported
+    use_requested = Signal(str)  # the registry name of the model to annotate with
 
     def __init__(self, active_engine: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,10 +59,13 @@ class ModelManagerDialog(QDialog):
         self.verify_button = QPushButton("Verify")
         self.import_button = QPushButton("Import file…")
         self.cancel_button = QPushButton("Cancel download")
+        self.use_button = QPushButton("Use this model")
         self.download_button.clicked.connect(self.download_selected)
         self.verify_button.clicked.connect(self.verify_selected)
         self.import_button.clicked.connect(self.choose_import)
         self.cancel_button.clicked.connect(self.cancel_job)
+        self.use_button.clicked.connect(self._use_selected)
+        self.table.doubleClicked.connect(self._use_selected)
         self.import_button.setToolTip("Add a checkpoint you downloaded yourself: Clickmask "
                                       "identifies it from its content and copies it in")
         self.progress = QProgressBar()
@@ -71,7 +75,7 @@ class ModelManagerDialog(QDialog):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
         for button in (self.download_button, self.cancel_button, self.verify_button,
-                       self.import_button):
+                       self.import_button, self.use_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -163,6 +167,8 @@ class ModelManagerDialog(QDialog):
                                         and entry.download_url is not None)
         self.verify_button.setEnabled(idle and entry is not None and not entry.needs_download)
         self.import_button.setEnabled(idle)
+        self.use_button.setEnabled(entry is not None and not entry.needs_download
+                                   and engine_unavailable_reason(entry) is None)
         self.cancel_button.setVisible(self.busy)
         if entry is not None and entry.needs_download and entry.download_url is None:
             self.download_button.setToolTip(f"Published only in {entry.url}: download it in "
@@ -201,6 +207,11 @@ class ModelManagerDialog(QDialog):
         self.message.setText(f"Reading {Path(path).name}…")
         return self._start(lambda progress, cancel: import_file(path, name),
                            self._import_done, lambda exc: self._import_failed(exc, path))
+
+    def _use_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None and self.use_button.isEnabled():
+            self.use_requested.emit(entry.name)
 
     def cancel_job(self) -> None:
         if self._job is not None:

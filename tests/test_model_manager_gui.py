@@ -98,6 +98,8 @@ def test_first_run_names_the_embedded_engine_and_opens_the_manager_in_one_click(
 
 def test_entries_whose_engine_is_missing_are_greyed_with_the_reason(window: MainWindow) -> None:
     dialog = window.open_model_manager()
+    dialog.select("fbrs-resnet34-sbd")
+    assert not dialog.use_button.isEnabled()  # not downloaded
     for row, entry in enumerate(dialog._entries):
         reason = engine_unavailable_reason(entry)
         details = dialog.table.item(row, COLUMNS.index("Details")).text()
@@ -135,6 +137,10 @@ def test_download_with_progress_then_the_model_is_in_the_menu(
     dialog.verify_selected()
     _wait_idle(qtbot, dialog)
     assert _row(dialog, RITM)["Status"] == "verified" and errors == []
+    with qtbot.waitSignal(window.controller.model_changed, timeout=20000):
+        qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    assert window.controller.model_name == RITM
+    assert "RITM" in dialog.intro.text() and "RITM" in window.engine_label.text()
 
 
 def test_cancel_keeps_the_part_and_the_next_download_resumes(
