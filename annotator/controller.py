@@ -425,7 +425,8 @@ class SessionController(QObject):
         elif op.kind == "propose" and self.view.proposals:
             count = len(self.view.proposals)
             self.message.emit(f"{count} proposals in {outcome:.2f} s: press 1-{count} or "
-                              "click one to continue from it")
+                              "click one to continue from it" if count > 1 else
+                              "No alternative to this mask among the proposals.")
         elif op.kind == "model":
             self.model_name = outcome
             self.model_changed.emit(outcome)

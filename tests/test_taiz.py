@@ -230,3 +230,26 @@ def test_taiz_with_grabcut_blends_and_undo_is_exact() -> None:
     assert np.array_equal(session.probability, first)
     session.redo()
     assert np.array_equal(session.probability, second)
+
+
+def test_load_predictor_wraps_a_ritm_checkpoint_in_taiz(shared_dir) -> None:
+    from engine.inference.factory import load_predictor
+    from engine.inference.options import InferenceOptions
+
+    torch.set_num_threads(1)
+    path = shared_dir / "golden" / "ritm" / "ritm_hrnet18s_itermask_synthetic.pth"
+    options = InferenceOptions(with_flip=False, taiz=True,
+                               taiz_config=TAIZConfig(blend_start=2, input_size=96))
+    predictor = load_predictor(path, "cpu", options)
+    assert isinstance(predictor, TAIZPredictor) and predictor.name == "ritm+taiz"
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    session = InteractiveSession(predictor, image)
+    session.add_click(Click(40, 60, True))
+    state = predictor.get_state()
+    first = session.probability.copy()
+    session.add_click(Click(50, 30, False))  # blended with the zoomed pass
+    assert session.probability.shape == (90, 120)
+    assert 0.0 <= session.probability.min() and session.probability.max() <= 1.0
+    session.undo()
+    assert np.array_equal(session.probability, first)
+    assert torch.equal(predictor.get_state().prev_prediction, state.prev_prediction)
