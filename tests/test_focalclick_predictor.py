@@ -198,3 +198,29 @@ def test_bad_input_is_refused(golden_dir) -> None:
     predictor.set_image(np.zeros((40, 50, 3), np.uint8))
     with pytest.raises(ValueError, match="prev_mask"):
         predictor.predict([Click(1, 1, True)], np.zeros((4, 4), np.float32))
+
+
+def test_empty_previous_mask_keeps_the_stale_target_crop(golden_dir, inputs) -> None:
+    """Official quirk Q5: with nothing above 0.49 left, the whole image goes to the network
+    but the result is still squeezed into the previous target crop (zero elsewhere)."""
+    predictor = FocalClickPredictor(_model(golden_dir, "segformerB0_S2"))
+    image = inputs["image_B"]
+    predictor.set_image(image)
+    clicks = [Click(260, 150, True), Click(220, 165, True)]
+    predictor.predict(clicks[:1], None)
+    prob = predictor.predict(clicks, None)
+    roi = predictor.last_step.target_roi
+    assert roi is not None
+    predictor.set_zoom_mask(np.zeros(image.shape[:2], np.float32))
+    clicks.append(Click(150, 300, True))
+    prob = predictor.predict(clicks, prob)
+    step = predictor.last_step
+    assert step.target_roi == roi
+    assert step.global_roi == (roi[0], roi[1] + 1, roi[2], roi[3] + 1)
+    whole = torch.nn.functional.interpolate(
+        torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255, size=(256, 256),
+        mode="bilinear", align_corners=True)
+    torch.testing.assert_close(step.net_input[:, :3], whole)
+    outside = np.ones(prob.shape, bool)
+    outside[roi[0]:roi[1] + 1, roi[2]:roi[3] + 1] = False
+    assert not prob[outside].any()
