@@ -6,8 +6,9 @@
 
 ``cost``: seconds per click of each engine with and without TAIZ (blend from click 1, so
 every click pays the zoomed pass) on images resized to 640 x 480, TAIZ's own time outside
-the model, and seconds to compute the proposals after the first click. Engines: the GrabCut default and RITM HRNet-18s
-(the golden checkpoint's random weights: a timing stand-in for the released one).
+the model, and seconds to compute the proposals after the first click. Engines: the
+GrabCut default and RITM HRNet-18s (the golden checkpoint's random weights: a timing
+stand-in for the released one).
 ``noc``: NoC@85/90 with and without TAIZ (the paper's schedule) on a dataset, GrabCut engine.
 ``proposals``: IoU after one click of the plain mask vs the best and the suggested proposal.
 Torch runs on one thread: the numbers are per core.
@@ -30,7 +31,6 @@ from engine.evaluation.datasets import open_dataset
 from engine.evaluation.runner import evaluate_dataset
 from engine.inference.factory import load_predictor
 from engine.inference.grabcut import GrabCutPredictor
-from engine.inference.options import InferenceOptions
 from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import ProposalGenerator
 

@@ -150,7 +150,7 @@ class ProposalGenerator:
         finally:
             predictor.set_image(image)
             predictor.set_state(state)
-        candidates = [self._plain_candidate(plain, click, prob_thresh)]
+        candidates = [self._plain_candidate(plain, prob_thresh)]
         for probability, box, label in maps:
             for tau in self.config.thresholds:
                 candidate = self._threshold_candidate(probability, box, click, tau,
@@ -197,8 +197,7 @@ class ProposalGenerator:
                                                   interpolation=cv2.INTER_LINEAR)
         return full
 
-    def _plain_candidate(self, plain: np.ndarray, click: Click,
-                         prob_thresh: float) -> _Candidate:
+    def _plain_candidate(self, plain: np.ndarray, prob_thresh: float) -> _Candidate:
         candidate = _Candidate(plain > prob_thresh, plain, prob_thresh, "plain", plain=True)
         low, high = self._offsets(prob_thresh)
         candidate.stability = mask_iou(plain > high, plain > low)

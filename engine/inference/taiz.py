@@ -11,7 +11,8 @@ Per click (the paper's inference procedure, ../shared/specs/taiz_and_proposals.m
 5. the wrapped predictor runs on that input; its output is unwarped with the exact
    inverse of the piecewise-linear warps, at the image's full resolution;
 6. the result is O = (1 - λ_t) O2 + λ_t unwarp(O2'), λ_t = 0 before click T_max / 2
-   and t / T_max after: the zoomed pass only runs from that click on.
+   and t / T_max after: the zoomed pass only runs from that click on. The plain pass
+   always runs, even at λ_t = 1: its mask is what the warp zooms onto.
 
 The warp (spec 1.3): the guidance marginals are box-averaged onto the output lattice,
 normalised, floored with β / n (the empty guidance gives the identity warp) and pushed
@@ -252,11 +253,11 @@ class TAIZPredictor:
         self._source: np.ndarray | None = None  # the image, pre-shrunk for the zoomed pass
 
     def set_image(self, image: np.ndarray) -> None:
-        self.predictor.set_image(image)
-        self._image = image
         height, width = image.shape[:2]
         if min(height, width) < 2:
             raise ValueError(f"TAIZ needs an image of at least 2x2 pixels, got {width}x{height}")
+        self.predictor.set_image(image)
+        self._image = image
         # Linear sampling does not antialias: shrink with area averaging to at most twice
         # the network input first (background is compressed about 2x below uniform).
         limit = 2 * self.config.input_size
