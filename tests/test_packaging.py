@@ -14,6 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from annotator import __version__
 from annotator.cli import SUBCOMMANDS
@@ -86,6 +88,33 @@ def test_spec_drops_unused_torch_and_qt_parts_only(spec: SimpleNamespace) -> Non
         "torch/lib/libtorch_cpu.so", "torch/bin/torch_shm_manager",
         "PySide6/Qt/plugins/platforms/libqoffscreen.so", "cv2/cv2.abi3.so"]
     assert [e[0] for e in analysis.datas] == ["qtawesome/fonts/fontawesome5-solid-webfont.ttf"]
+
+
+def required_distributions(name: str, seen: set[str]) -> set[str]:
+    """``name`` and what it requires on this platform (no extras), recursively, normalised."""
+    key = canonicalize_name(name)
+    if key in seen:
+        return seen
+    seen.add(key)
+    for line in importlib.metadata.requires(name) or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            required_distributions(requirement.name, seen)
+    return seen
+
+
+def test_spec_excludes_nothing_a_dependency_needs(spec: SimpleNamespace) -> None:
+    # torch is the one exception, by design: it requires the compiler stack's packages
+    # (sympy, networkx) but only torch.compile imports them.
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    needed: set[str] = set()
+    for line in declared:
+        if Requirement(line).name != "torch":
+            required_distributions(Requirement(line).name, needed)
+    owners = importlib.metadata.packages_distributions()
+    excluded = [m for m in spec.namespace["EXCLUDED_MODULES"] if "." not in m]
+    assert not {m: owners[m] for m in excluded
+                if any(canonicalize_name(d) in needed for d in owners.get(m, []))}
 
 
 def test_spec_refuses_the_opencv_gui_build(monkeypatch) -> None:
