@@ -12,7 +12,8 @@ B. filters and score: area bounds; a window candidate that runs along a window e
    inside the image is truncated and dropped; stability = IoU of the component at
    τ + 0.15 and τ - 0.15; score = 0.6 stability + 0.4 mean probability;
 C. greedy mask-IoU de-duplication at 0.8;
-D. at most three for the user: the top-scored one (suggested), the best clearly smaller
+D. at most three for the user: the top-scored one (suggested; the plain prediction unless
+   another scores clearly higher), the best clearly smaller
    one (part) and the best clearly larger one (group); a free slot goes to the best
    candidate of yet another scale.
 
@@ -58,6 +59,9 @@ class ProposalConfig:
         part_ratio, group_ratio: a part is at most part_ratio, a group at least group_ratio
             times the suggested mask's area.
         hole_fraction: holes smaller than this fraction of the mask's area are filled.
+        suggest_margin: another candidate is suggested instead of the plain prediction only
+            when it scores this much higher [our choice: with the GrabCut engine the top
+            score alone suggested masks 0.12 mIoU@1 worse than the plain one on GrabCut].
     """
 
     window_fractions: tuple[float, ...] = (0.2, 0.4, 0.7)
@@ -76,6 +80,7 @@ class ProposalConfig:
     part_ratio: float = 0.6
     group_ratio: float = 1.6
     hole_fraction: float = 0.005
+    suggest_margin: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -263,7 +268,10 @@ class ProposalGenerator:
         if not kept:
             return []
         by_score = sorted(kept, key=lambda c: -c.score)
+        plain = next((c for c in kept if c.plain), None)
         suggested = by_score[0]
+        if plain is not None and suggested.score < plain.score + config.suggest_margin:
+            suggested = plain
         chosen = [suggested]
         for limit in (lambda c: c.area <= config.part_ratio * suggested.area,
                       lambda c: c.area >= config.group_ratio * suggested.area):
@@ -276,7 +284,6 @@ class ProposalGenerator:
             if len(chosen) < 3 and candidate not in chosen and all(
                     self._other_scale(candidate, other) for other in chosen):
                 chosen.append(candidate)
-        plain = next((c for c in kept if c.plain), None)
         if plain is not None and plain not in chosen:
             if len(chosen) == 3:
                 chosen.remove(min(chosen[1:], key=lambda c: c.score))
