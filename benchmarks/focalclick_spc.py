@@ -8,7 +8,8 @@ and the golden RITM HRNet-18s file (official architectures with synthetic weight
 cost does not depend on the weight values). Each GrabCut image and its mask are resized to
 every size; the official click simulator makes the clicks; one click = one
 ``InteractiveSession.add_click`` (what the app pays). The first ``--warmup`` clicks are not
-timed; the median, mean and max of the rest are printed.
+timed; the median, mean and max wall time of the rest are printed, and the median process
+CPU time (with one thread, the cost without other programs competing for the cores).
 """
 from __future__ import annotations
 
@@ -39,11 +40,12 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def time_clicks(checkpoint: Path, size: tuple[int, int], images: int, clicks: int,
-                warmup: int, device: str) -> list[float]:
-    """Timed seconds of every click after the first ``warmup`` ones."""
+                warmup: int, device: str) -> tuple[list[float], list[float]]:
+    """(wall seconds, CPU seconds) of every click after the first ``warmup`` ones."""
     predictor = load_predictor(checkpoint, device)
     dataset = open_dataset("GrabCut", SHARED / "datasets" / "GrabCut")
     times: list[float] = []
+    cpu_times: list[float] = []
     for index in range(images):
         sample = dataset[index]
         image = cv2.resize(sample.image, size, interpolation=cv2.INTER_LINEAR)
@@ -54,10 +56,11 @@ def time_clicks(checkpoint: Path, size: tuple[int, int], images: int, clicks: in
         clicker = Clicker(gt)
         for _ in range(clicks):
             click = clicker.make_next_click(session.mask)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             session.add_click(click)
             times.append(time.perf_counter() - started)
-    return times[warmup:]
+            cpu_times.append(time.process_time() - cpu_started)
+    return times[warmup:], cpu_times[warmup:]
 
 
 def main() -> None:
@@ -77,11 +80,11 @@ def main() -> None:
     for checkpoint in args.checkpoints:
         title = read_checkpoint(checkpoint)[0].title
         for size in args.sizes:
-            times = time_clicks(checkpoint, size, args.images, args.clicks, args.warmup,
-                                args.device)
+            times, cpu_times = time_clicks(checkpoint, size, args.images, args.clicks,
+                                           args.warmup, args.device)
             print(f"{title:32s} {size[0]}x{size[1]}: median {statistics.median(times):.3f} "
-                  f"s/click, mean {statistics.mean(times):.3f}, max {max(times):.3f} "
-                  f"({len(times)} clicks)")
+                  f"s/click, mean {statistics.mean(times):.3f}, max {max(times):.3f}; "
+                  f"CPU median {statistics.median(cpu_times):.3f} ({len(times)} clicks)")
 
 
 if __name__ == "__main__":

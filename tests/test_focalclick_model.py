@@ -93,6 +93,12 @@ def test_larger_variants_have_the_released_sizes(version, hrnet_width, size_mib)
     buffer = io.BytesIO()
     torch.save({"state_dict": model.state_dict()}, buffer)
     assert len(buffer.getvalue()) / 2 ** 20 == pytest.approx(size_mib, abs=0.05)
+    points = torch.tensor([[[100.0, 120.0, 0], [30.0, 40.0, 1]]])
+    with torch.no_grad():
+        out = model.eval()(torch.rand(1, 4, 256, 256), points)
+        refined = model.refine(torch.rand(1, 3, 256, 256), points, out["feature"],
+                               out["instances"], torch.tensor([[0, 10.0, 20.0, 200.0, 240.0]]))
+    assert out["instances"].shape == refined["instances_refined"].shape == (1, 1, 256, 256)
 
 
 def test_coarse_outputs_match(golden_run) -> None:
