@@ -198,6 +198,24 @@ def _focalclick(architecture: str) -> Callable[[dict[str, Any]], torch.nn.Module
     return construct
 
 
+def _ritm_deeplab(params: dict[str, Any]) -> torch.nn.Module:
+    from engine.models.is_deeplab_model import DeeplabModel
+
+    return _construct(DeeplabModel, params)
+
+
+def _fbrs_deeplab(params: dict[str, Any]) -> torch.nn.Module:
+    from engine.models.fbrs_models import FBRSDeeplabModel
+
+    return _construct(FBRSDeeplabModel, params)
+
+
+def _fbrs_hrnet(params: dict[str, Any]) -> torch.nn.Module:
+    from engine.models.fbrs_models import FBRSHRNetModel
+
+    return _construct(FBRSHRNetModel, params)
+
+
 def _construct(model_class: type[torch.nn.Module], params: dict[str, Any]) -> torch.nn.Module:
     """``model_class(**params)``, keeping only the parameters its constructor takes.
 
@@ -214,6 +232,9 @@ def _construct(model_class: type[torch.nn.Module], params: dict[str, Any]) -> to
 # says which checkpoints Clickmask can run.
 MODEL_CONSTRUCTORS: dict[tuple[str, str], Callable[[dict[str, Any]], torch.nn.Module]] = {
     ("ritm", "hrnet"): _ritm_hrnet,
+    ("ritm", "deeplab"): _ritm_deeplab,
+    ("fbrs", "deeplab"): _fbrs_deeplab,
+    ("fbrs", "hrnet"): _fbrs_hrnet,
     ("focalclick", "segformer"): _focalclick("segformer"),
     ("focalclick", "hrnet"): _focalclick("hrnet"),
 }

@@ -40,9 +40,11 @@ class DistMaps(nn.Module):
     * ``use_disks=False``: offsets are first divided by ``norm_radius * spatial_scale`` and the
       map is ``tanh(2 * sqrt(d2))``.
 
-    ``cpu_mode=True`` reproduces the official demo's Cython path: click centres are rounded
-    half-to-even (Python ``round``) before the same exact computation (which equals the demo's
-    BFS result inside the disk radius).
+    ``cpu_mode=True`` reproduces the official demo's Cython path (a BFS from each click):
+    click centres are rounded half-to-even (Python ``round``) and a click counts iff its row
+    is >= 0; then the same exact computation, which equals the BFS result for clicks in the
+    grid. A click outside the grid only spreads if one of its 4 neighbours is in the grid;
+    see ``_cython_stray_seeds`` for the rest.
     """
 
     def __init__(self, norm_radius: float, spatial_scale: float = 1.0, cpu_mode: bool = False,
@@ -64,7 +66,15 @@ class DistMaps(nn.Module):
         pts = points.reshape(-1, points.shape[2])[:, :2].to(torch.float32)
         if self.cpu_mode:
             pts = torch.round(pts)  # torch.round rounds half to even, like Python round
-        invalid = torch.max(pts, dim=1)[0] < 0
+            y, x = pts[:, 0], pts[:, 1]
+            taken = y >= 0
+            inside = taken & (y < rows) & (x >= 0) & (x < cols)
+            enters = taken & ~inside & (((y < rows) & ((x == -1) | (x == cols)))
+                                        | ((y == rows) & (x >= 0) & (x < cols)))
+            invalid = ~(inside | enters)
+            stray = taken & ~inside
+        else:
+            invalid = torch.max(pts, dim=1)[0] < 0
 
         radius = self.norm_radius * self.spatial_scale
         ys = torch.arange(rows, dtype=torch.float32, device=device)
@@ -80,23 +90,23 @@ class DistMaps(nn.Module):
         d2 = d2.view(batchsize, 2, rows, cols)
 
         if self.cpu_mode:
-            d2 = self._cython_stray_seeds(d2, pts, invalid, num_points, rows, cols)
+            d2 = self._cython_stray_seeds(d2, pts, stray, num_points, rows, cols)
         if self.use_disks:
             return (d2 <= radius ** 2).to(torch.float32)
         return torch.tanh(torch.sqrt(d2) * 2)
 
     @staticmethod
-    def _cython_stray_seeds(d2: torch.Tensor, pts: torch.Tensor, invalid: torch.Tensor,
+    def _cython_stray_seeds(d2: torch.Tensor, pts: torch.Tensor, stray: torch.Tensor,
                             num_points: int, rows: int, cols: int) -> torch.Tensor:
-        """The demo's Cython maps for a rounded click outside the grid (e.g. a negative click
-        outside the zoom-in crop): its seed distance 0 is written at the click's flat index
-        ``(channel * rows + y) * cols + x`` of the per-image C array, i.e. on another pixel.
-        Reproduced because the golden demo case shows it (a click right of the crop)."""
+        """The demo's Cython maps for a rounded click outside the grid (e.g. a click outside
+        the zoom-in crop): its seed distance 0 is written at the click's flat index
+        ``(channel * rows + y) * cols + x`` of the per-image C array, i.e. on another pixel,
+        and the BFS then starts from the click's own (outside) position, so it reaches the
+        grid only from a neighbour inside it. Reproduced because the golden demo cases show
+        both (RITM: a click right of the crop; f-BRS: a click left of it)."""
         flat = d2.reshape(d2.shape[0], -1)  # a view: channel-major, like the C array
-        for index in torch.nonzero(~invalid).flatten().tolist():
+        for index in torch.nonzero(stray).flatten().tolist():
             y, x = (int(v) for v in pts[index])
-            if 0 <= y < rows and 0 <= x < cols:
-                continue
             image, row = divmod(index, 2 * num_points)
             offset = ((row // num_points) * rows + y) * cols + x
             if 0 <= offset < flat.shape[1]:
