@@ -99,14 +99,16 @@ def _checks(folder: Path, timeout: float) -> Iterator[str]:
     window = HeadlessWindow(SessionController())  # builds the qtawesome icons too
     controller = window.controller
     window.show()
-    yield f"Qt started ({app.platformName()}), main window with icons, engine {controller.model_title}"
+    yield f"Qt started ({app.platformName()}), main window with icons, " \
+          f"engine {controller.model_title}"
 
     try:
         if not window.open_folder(folder):
             raise SelfTestFailure(f"could not open {folder}: {'; '.join(errors)}")
         if not controller.files:
             raise SelfTestFailure(f"no images found in {folder}")
-        _wait(lambda: controller.image is not None or controller.current_file in controller.unreadable,
+        _wait(lambda: (controller.image is not None
+                       or controller.current_file in controller.unreadable),
               timeout, f"{controller.current_file} to load")
         if controller.image is None:
             raise SelfTestFailure(f"{controller.current_file} did not load: "
