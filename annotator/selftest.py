@@ -94,7 +94,7 @@ def _checks(folder: Path, timeout: float) -> Iterator[str]:
             return "discard"
 
     app = create_application()
-    if app.windowIcon().isNull():
+    if not app.windowIcon().availableSizes():
         raise SelfTestFailure("the application icon did not load (resources/icons missing?)")
     window = HeadlessWindow(SessionController())  # builds the qtawesome icons too
     controller = window.controller
