@@ -84,9 +84,13 @@ class DistMaps(nn.Module):
         if not self.use_disks:
             dy = dy / radius
             dx = dx / radius
-        d2 = dy * dy + dx * dx  # (B*2N, rows, cols)
-        d2 = torch.where(invalid.view(-1, 1, 1), torch.full_like(d2, 1e6), d2)
-        d2 = d2.view(-1, num_points, rows, cols).min(dim=1)[0]
+        # A running minimum, one click at a time: the same float operations per pixel as
+        # one (B*2N, rows, cols) tensor, without its memory (hundreds of MB on a large
+        # image with many clicks).
+        d2 = torch.full((batchsize * 2, rows, cols), 1e6, dtype=torch.float32, device=device)
+        for index in torch.nonzero(~invalid).flatten().tolist():
+            channel = d2[index // num_points]
+            torch.minimum(channel, dy[index] * dy[index] + dx[index] * dx[index], out=channel)
         d2 = d2.view(batchsize, 2, rows, cols)
 
         if self.cpu_mode:
