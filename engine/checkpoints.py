@@ -95,6 +95,10 @@ def _load(path: Path) -> Any:
             raise CheckpointError(f"{path.name} is a damaged xz file: {exc}") from exc
     if not raw:
         raise CheckpointError(f"{path.name} is empty")
+    if not raw.startswith((b"PK\x03\x04", b"\x80")):
+        # Neither torch's zip format nor its legacy pickle stream (protocol >= 2).
+        raise CheckpointError(f"{path.name} is not a PyTorch checkpoint (it is neither a "
+                              "torch zip archive nor a pickle stream)")
     try:
         return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

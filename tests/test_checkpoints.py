@@ -84,6 +84,8 @@ def test_files_that_are_not_checkpoints(tmp_path: Path, shared_dir: Path) -> Non
             read_checkpoint(tmp_path / name)
     with pytest.raises(CheckpointError, match="cannot read"):
         read_checkpoint(tmp_path / "missing.pth")
+    with pytest.raises(CheckpointError, match="neither a torch zip archive nor a pickle"):
+        read_checkpoint(tmp_path / "notes.pth")  # not blamed on pickled objects
 
 
 def test_unknown_content_is_refused_with_the_reason(tmp_path: Path) -> None:
