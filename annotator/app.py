@@ -12,6 +12,7 @@ from engine.paths import config_dir
 from resources import RESOURCES_DIR
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
+from annotator.refinement_menu import saved_options
 from weights import DEFAULT_MODEL
 
 
@@ -40,7 +41,7 @@ def run_gui(folder: str | Path | None, project: str | Path | None = None,
             model: str = DEFAULT_MODEL, device: str = "auto") -> int:
     """Open the main window on ``folder`` (the bundled samples when None) and run the app."""
     app = create_application()
-    window = MainWindow(SessionController(model=model, device=device))
+    window = MainWindow(SessionController(model=model, device=device, options=saved_options()))
     window.restore_geometry()
     window.show()
     if folder is not None:

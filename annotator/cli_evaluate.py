@@ -176,14 +176,14 @@ def _load_model(spec: str, device: str, options):
         if entry is not None and entry.checkpoint is None:
             if options.brs_mode != "NoBRS":
                 raise EvaluateError(f"{entry.title} has no BRS modes; use --mode NoBRS")
-            predictor = entry.build(device)
+            predictor = entry.build(device, options)
             if options.taiz:  # checkpoints get TAIZ from load_predictor
                 predictor = TAIZPredictor(predictor, options.taiz_config)
             return predictor, spec
         if entry is not None:
             path = checkpoint_path(entry)
             if not path.exists():
-                entry.build(device)  # raises WeightsNotFound saying how to get the file
+                entry.build(device, options)  # raises WeightsNotFound saying how to get the file
         predictor = load_predictor(path, device, options)
         _make_torch_deterministic()
         return predictor, spec if entry is not None else path.name

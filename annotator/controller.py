@@ -20,6 +20,7 @@ from engine import Click, InteractiveSession, Predictor
 from engine.annotations import AnnotatedObject, ImageEntry, Project
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
+from engine.inference.options import InferenceOptions
 from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import Proposal, ProposalGenerator
 from annotator.worker import InferenceWorker
@@ -40,7 +41,7 @@ class SessionView:
 
 @dataclass(frozen=True)
 class _Op:
-    kind: str  # load | model | taiz | clicks | propose | choose | undo | redo | reset
+    kind: str  # load | model | options | taiz | clicks | propose | choose | undo | redo | reset
     #            | initial_mask | finish
     payload: object = None
 
@@ -73,10 +74,11 @@ class SessionController(QObject):
     error = Signal(str)
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto",
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, options: InferenceOptions | None = None) -> None:
         super().__init__(parent)
         self.model_name = model
         self.device = device
+        self.options = options or InferenceOptions()  # Zoom-In, BRS mode... of neural models
         self.project: Project | None = None
         self.current_file: str | None = None
         self.image: np.ndarray | None = None
@@ -100,6 +102,7 @@ class SessionController(QObject):
         self._predictor: Predictor | None = None  # the base predictor, wrapped as asked
         self._base_predictor: Predictor | None = None
         self._taiz: TAIZConfig | None = None
+        self._options = self.options
         self._session: InteractiveSession | None = None
 
     # -- state the GUI reads ------------------------------------------------------------
@@ -210,6 +213,23 @@ class SessionController(QObject):
         self.editing_object_id = None
         self._enqueue(_Op("model", name))
 
+    def set_options(self, options: InferenceOptions) -> None:
+        """Run the model with ``options`` from the next object on (as the official demo);
+        like a model switch, the object in progress is dropped (ask first)."""
+        self.options = options
+        self.editing_object_id = None
+        self._enqueue(_Op("options", options))
+
+    @property
+    def current_family(self) -> str | None:
+        """The checkpoint family of the model in use ("ritm", "fbrs"...; None: GrabCut)."""
+        return MODELS[self.model_name].family
+
+    @property
+    def refines(self) -> bool:
+        """True when predictions run a BRS optimisation (seconds per click on a CPU)."""
+        return self.options.brs_mode != "NoBRS" and self.current_family in ("ritm", "fbrs")
+
     def set_proposals_enabled(self, enabled: bool) -> None:
         """Offer first-click proposals after the next first clicks (or stop offering)."""
         self.proposals_enabled = enabled
@@ -316,12 +336,16 @@ class SessionController(QObject):
         if op.kind == "load":
             image = load_image(op.payload)
             if self._predictor is None:
-                self._use_predictor(build_predictor(self.model_name, self.device))
+                self._use_predictor(build_predictor(self.model_name, self.device,
+                                                    self._options))
             self._session = InteractiveSession(self._predictor, image)
             return image
-        if op.kind in ("model", "taiz"):
+        if op.kind in ("model", "options", "taiz"):
             if op.kind == "model":
-                self._use_predictor(build_predictor(op.payload, self.device))
+                self._use_predictor(build_predictor(op.payload, self.device, self._options))
+            elif op.kind == "options":
+                self._use_predictor(build_predictor(self.model_name, self.device, op.payload))
+                self._options = op.payload
             else:
                 self._taiz = op.payload
                 if self._base_predictor is not None:
@@ -394,6 +418,10 @@ class SessionController(QObject):
             elif op.kind == "model":
                 self.error.emit(f"Could not switch to {MODELS[op.payload].title}: {exc}. "
                                 f"Still using {self.model_title}.")
+                self.model_changed.emit(self.model_name)
+            elif op.kind == "options":
+                self.options = self._options  # the predictor still runs with these
+                self.error.emit(f"Could not apply the inference options: {exc}")
                 self.model_changed.emit(self.model_name)
             else:
                 self.error.emit(f"{op.kind} failed: {exc}")

@@ -23,6 +23,7 @@ from annotator.controller import SessionController
 from annotator.jobs import BackgroundJob
 from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
+from annotator.refinement_menu import RefinementMenu
 from annotator.proposals_strip import ProposalsStrip
 from weights import MODELS
 from weights.registry import engine_unavailable_reason
@@ -135,6 +136,10 @@ class MainWindow(QMainWindow):
         self._build_model_menu(model_menu)
         model_menu.addSeparator()
         self._build_inference_menu(model_menu.addMenu("&Inference Options"))
+        self.refinement_menu = RefinementMenu(
+            self.controller, lambda: not self.controller.has_object_in_progress
+            or self._may_leave_object(), self)
+        model_menu.addMenu(self.refinement_menu)
         menus.addMenu("&Help").addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -275,6 +280,15 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.engine_label)
         status.addPermanentWidget(self.get_models_button)
 
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy)
+        # A BRS click takes seconds on a CPU: say what the wait is for.
+        refining = busy and self.controller.refines
+        self.busy_bar.setFormat(f"{self.controller.options.brs_mode}…" if refining else "")
+        self.busy_bar.setTextVisible(refining)
+        self.busy_bar.setToolTip(f"Refining the mask with {self.controller.options.brs_mode}"
+                                 if refining else "The model is working")
+
     def _connect(self) -> None:
         c = self.controller
         c.project_opened.connect(self._on_project_opened)
@@ -283,7 +297,7 @@ class MainWindow(QMainWindow):
         c.image_failed.connect(self._on_image_failed)
         c.session_changed.connect(self._refresh_session)
         c.objects_changed.connect(self._refresh_objects)
-        c.busy_changed.connect(self.busy_bar.setVisible)
+        c.busy_changed.connect(self._on_busy_changed)
         c.model_changed.connect(self._on_model_changed)
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
         c.proposals_changed.connect(self._refresh_proposals)

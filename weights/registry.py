@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from engine.inference.grabcut import GrabCutPredictor
+from engine.inference.options import InferenceOptions
 from engine.paths import data_dir
 from engine.predictor import Predictor
 
@@ -42,7 +43,8 @@ class ModelEntry:
     name: str
     title: str
     description: str
-    build: Callable[[str], Predictor]  # device ("auto", "cpu", "cuda") -> predictor
+    # (device "auto" | "cpu" | "cuda", options) -> predictor
+    build: Callable[[str, InferenceOptions], Predictor]
     checkpoint: str | None = None  # file name of the released checkpoint
     url: str | None = None  # the official source: the release file, or a page holding it
     size_mb: float | None = None
@@ -105,8 +107,8 @@ def engine_unavailable_reason(entry: ModelEntry) -> str | None:
     return None
 
 
-def _checkpoint_builder(name: str) -> Callable[[str], Predictor]:
-    def build(device: str) -> Predictor:
+def _checkpoint_builder(name: str) -> Callable[[str, InferenceOptions], Predictor]:
+    def build(device: str, options: InferenceOptions) -> Predictor:
         # torch and the networks load only when a neural model is chosen.
         from engine.inference.factory import load_predictor
 
@@ -118,7 +120,7 @@ def _checkpoint_builder(name: str) -> Callable[[str], Predictor]:
                       f"download it from {entry.url} and run `clickmask weights add FILE`")
             raise WeightsNotFound(f"{entry.title} needs {entry.checkpoint}, which is not in "
                                   f"{path.parent}; {source}")
-        return load_predictor(path, device)
+        return load_predictor(path, device, options)
     return build
 
 
@@ -151,7 +153,7 @@ MODELS: dict[str, ModelEntry] = {
         title="GrabCut (embedded)",
         description="Weights-free default: OpenCV GrabCut seeded by the clicks, on a crop "
                     "around them. Works everywhere, no download.",
-        build=lambda device: GrabCutPredictor(),
+        build=lambda device, options: GrabCutPredictor(),
     ),
     **{entry.name: entry for entry in (
         _ritm("ritm-hrnet18s-cocolvis-itm", "coco_lvis_h18s_itermask.pth",
@@ -232,11 +234,13 @@ MODELS: dict[str, ModelEntry] = {
 DEFAULT_MODEL = "grabcut"
 
 
-def build_predictor(name: str = DEFAULT_MODEL, device: str = "auto") -> Predictor:
-    """Create the predictor registered as ``name`` on ``device``."""
+def build_predictor(name: str = DEFAULT_MODEL, device: str = "auto",
+                    options: InferenceOptions | None = None) -> Predictor:
+    """Create the predictor registered as ``name`` on ``device``, running with ``options``
+    (the neural models' Zoom-In, BRS mode...; the GrabCut default has none)."""
     try:
         entry = MODELS[name]
     except KeyError:
         known = ", ".join(sorted(MODELS))
         raise KeyError(f"unknown model {name!r}; known models: {known}") from None
-    return entry.build(device)
+    return entry.build(device, options or InferenceOptions())
