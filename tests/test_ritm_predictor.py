@@ -83,3 +83,27 @@ def test_box_iou_is_the_official_product_of_axis_ious() -> None:
     assert box_iou((0, 9, 0, 9), (0, 9, 0, 9)) == 1.0
     assert box_iou((0, 9, 0, 9), (5, 14, 0, 9)) == pytest.approx(5 / 15)
     assert box_iou((0, 9, 0, 9), (20, 29, 20, 29)) == 0.0
+
+
+class _ConstantModel(torch.nn.Module):
+    """Logits ``value`` everywhere: tells which member of an ensemble ran."""
+
+    with_prev_mask = False
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, image: torch.Tensor, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"instances": torch.full((image.shape[0], 1, *image.shape[2:]), self.value)}
+
+
+def test_ensembles_run_member_min_n_clicks_len_minus_one() -> None:
+    """The official rule for checkpoint lists: click n uses model min(n, len) - 1."""
+    predictor = RITMPredictor([_ConstantModel(-1.0), _ConstantModel(0.0), _ConstantModel(1.0)])
+    predictor.set_image(np.zeros((20, 30, 3), np.uint8))
+    clicks = [Click(5, 5, True), Click(10, 10, False), Click(15, 15, True), Click(2, 2, False)]
+    expected = [-1.0, 0.0, 1.0, 1.0]
+    for n, logit in enumerate(expected, start=1):
+        probs = predictor.predict(clicks[:n], None)
+        assert np.allclose(probs, torch.sigmoid(torch.tensor(logit)).item()), n
