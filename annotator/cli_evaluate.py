@@ -165,7 +165,7 @@ def _load_model(spec: str, device: str, options):
     from engine.checkpoints import CheckpointError
     from engine.inference.factory import load_predictor
     from engine.inference.taiz import TAIZPredictor
-    from weights.registry import MODELS, WeightsNotFound, checkpoint_path
+    from weights.registry import MODELS, WeightsNotFound, build_predictor
 
     path = Path(spec).expanduser()
     entry = MODELS.get(spec)
@@ -173,22 +173,21 @@ def _load_model(spec: str, device: str, options):
         raise EvaluateError(f"--model {spec!r} is neither a registered model ("
                             f"{', '.join(sorted(MODELS))}) nor a checkpoint file")
     try:
-        if entry is not None and entry.checkpoint is None:
+        if entry is None:
+            predictor, label = load_predictor(path, device, options), path.name
+        elif entry.checkpoint is None:  # the weights-free default takes no options
             if options.brs_mode != "NoBRS":
                 raise EvaluateError(f"{entry.title} has no BRS modes; use --mode NoBRS")
-            predictor = entry.build(device, options)
+            predictor = build_predictor(spec, device, options)
             if options.taiz:  # checkpoints get TAIZ from load_predictor
                 predictor = TAIZPredictor(predictor, options.taiz_config)
             return predictor, spec
-        if entry is not None:
-            path = checkpoint_path(entry)
-            if not path.exists():
-                entry.build(device, options)  # raises WeightsNotFound saying how to get the file
-        predictor = load_predictor(path, device, options)
-        _make_torch_deterministic()
-        return predictor, spec if entry is not None else path.name
+        else:  # raises WeightsNotFound, saying how to get the file, when it is missing
+            predictor, label = build_predictor(spec, device, options), spec
     except (CheckpointError, WeightsNotFound, RuntimeError, ValueError) as exc:
         raise EvaluateError(str(exc)) from None
+    _make_torch_deterministic()
+    return predictor, label
 
 
 def _make_torch_deterministic() -> None:

@@ -441,6 +441,7 @@ def test_evaluate_command_with_taiz_and_proposals(tmp_path: Path, capsys) -> Non
     (["--model", "grabcut", "--mode", "f-BRS-B", "--dataset", "B={tmp}/b"], "no BRS modes"),
     (["--model", "grabcut", "--dataset", "GrabCut={tmp}"], "not a GrabCut dataset"),
     (["--model", "{tmp}/b/images/0.png", "--dataset", "B={tmp}/b"], "0.png"),
+    (["--model", "ritm-hrnet18s-cocolvis-itm", "--dataset", "B={tmp}/b"], "weights fetch"),
     (["--model", "grabcut", "--dataset", "B={tmp}/b", "--max-clicks", "0"], "at least 1"),
 ])
 def test_evaluate_command_errors_are_messages(tmp_path: Path, capsys, args, message) -> None:
