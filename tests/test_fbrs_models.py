@@ -117,3 +117,38 @@ def test_predictors_match_the_official_fbrs_code(shared_dir: Path, fbrs_info, ca
             assert predictor.evaluations == golden["nfev"][step], where
             np.testing.assert_allclose(predictor.get_state().opt_data, golden["opt_data"][step],
                                        atol=1e-3, err_msg=where)
+
+
+@pytest.mark.parametrize("mode", ["f-BRS-A", "f-BRS-C"])
+def test_every_deeplab_insertion_point_refines(shared_dir: Path, fbrs_info, mode: str) -> None:
+    """No official recording covers f-BRS-A and -C on DeepLab: check that the scale and
+    bias act where the spec puts them (their size) and that they move the prediction."""
+    model = build_model(fbrs_info)
+    insertion = model.brs_insertion(mode)
+    assert model.brs_channels(insertion) == {"f-BRS-A": 512, "f-BRS-C": 128}[mode]
+    predictor = FeatureBRSPredictor(model, brs_mode=mode,
+                                    settings=BRSSettings(max_evaluations=4), zoom_in=ZoomIn())
+    image = cv2.imread(str(shared_dir / "golden" / "fbrs" / "image_320x480.png"))[..., ::-1]
+    session = InteractiveSession(predictor, image.copy())
+    session.add_click(Click(170, 250, True))
+    session.add_click(Click(60, 100, False))
+    assert predictor.evaluations > 0
+    opt_data = predictor.get_state().opt_data
+    assert opt_data.shape == (2 * model.brs_channels(insertion),) and np.abs(opt_data).max() > 0
+
+
+def test_fbrs_hrnet_runs_every_mode() -> None:
+    """The f-BRS HRNet files (random weights here: no golden set exists for them)."""
+    torch.manual_seed(0)
+    model = FBRSHRNetModel(18, 64).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    image = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    for mode in ("f-BRS-B", "f-BRS-C"):
+        predictor = FeatureBRSPredictor(model, brs_mode=mode,
+                                        settings=BRSSettings(max_evaluations=2))
+        session = InteractiveSession(predictor, image)
+        session.add_click(Click(40, 60, True))
+        probs = session.add_click(Click(10, 10, False))
+        assert probs.shape == (96, 128) and np.isfinite(probs).all()
+        assert predictor.evaluations > 0
