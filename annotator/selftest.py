@@ -78,6 +78,8 @@ def _scratch_home() -> Iterator[None]:
 
 def _checks(folder: Path, timeout: float) -> Iterator[str]:
     # Qt loads here, after QT_QPA_PLATFORM is set.
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     from annotator.app import create_application
     from annotator.controller import SessionController
     from annotator.main_window import MainWindow
@@ -131,7 +133,8 @@ def _checks(folder: Path, timeout: float) -> Iterator[str]:
         image = controller.image
     finally:
         window.close()  # discards the object, stops the worker
-        app.processEvents()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
     yield _check_coco_round_trip(mask)
     yield _check_torch(image)
