@@ -283,11 +283,8 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
         # A BRS click takes seconds on a CPU: say what the wait is for.
-        refining = busy and self.controller.refines
-        self.busy_bar.setFormat(f"{self.controller.options.brs_mode}…" if refining else "")
-        self.busy_bar.setTextVisible(refining)
-        self.busy_bar.setToolTip(f"Refining the mask with {self.controller.options.brs_mode}"
-                                 if refining else "The model is working")
+        if busy and self.controller.refines:
+            self.timing_label.setText(f"refining with {self.controller.options.brs_mode}…")
 
     def _connect(self) -> None:
         c = self.controller

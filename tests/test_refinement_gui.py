@@ -60,7 +60,7 @@ def test_choosing_a_brs_mode_refines_the_next_clicks_and_is_saved(qtbot, window)
 
     controller = window.controller
     controller.add_click(170, 250, True)
-    assert window.busy_bar.format() == "f-BRS-B…"  # the wait says what it is for
+    assert window.timing_label.text() == "refining with f-BRS-B…"  # what the wait is for
     qtbot.waitUntil(lambda: not controller.busy, timeout=120000)
     controller.add_click(150, 335, True)
     qtbot.waitUntil(lambda: not controller.busy, timeout=120000)
