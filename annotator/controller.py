@@ -390,7 +390,9 @@ class SessionController(QObject):
     def _use_predictor(self, base: Predictor) -> None:
         """Runs on the worker thread: ``base``, wrapped in TAIZ when it is on."""
         self._base_predictor = base
-        self._predictor = TAIZPredictor(base, self._taiz) if self._taiz else base
+        # A checkpoint loaded with InferenceOptions.taiz is wrapped already: never zoom twice.
+        wrap = self._taiz is not None and not isinstance(base, TAIZPredictor)
+        self._predictor = TAIZPredictor(base, self._taiz) if wrap else base
 
     def _take_running(self, job_id: int) -> tuple[bool, _Op]:
         assert self._running is not None and self._running[0] == job_id

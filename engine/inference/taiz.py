@@ -281,10 +281,10 @@ class TAIZPredictor:
         weight = self.config.blend_weight(len(clicks))
         if weight == 0.0:
             return plain
-        zoomed = self.zoomed_prediction(clicks, plain)
+        zoomed = self._zoomed_prediction(clicks, plain)
         return ((1.0 - weight) * plain + weight * zoomed).astype(np.float32)
 
-    def zoomed_prediction(self, clicks: Sequence[Click], plain: np.ndarray) -> np.ndarray:
+    def _zoomed_prediction(self, clicks: Sequence[Click], plain: np.ndarray) -> np.ndarray:
         """The zoomed pass for ``clicks`` given the plain prediction, unwarped to H x W."""
         shape = self._image.shape[:2]
         lattice = zoomed_shape(shape, self.config.input_size)
