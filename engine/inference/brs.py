@@ -145,6 +145,8 @@ def click_squares(click_lists: Sequence[Sequence[Click]], shape: tuple[int, int]
 class _BRSPredictor(RITMPredictor):
     """What both BRS families share: settings, the variables, the optimisation loop."""
 
+    channels_last = False
+
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
                  settings: BRSSettings = BRSSettings(), net_clicks_limit: int | None = None,
                  **kwargs: Any) -> None:
