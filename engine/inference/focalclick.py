@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.clicks import Click
-from engine.inference.zoom import _expand_box
+from engine.inference.zoom import expand_box
 from engine.masks import mask_extent
 
 Box = tuple[int, int, int, int]
@@ -90,7 +90,7 @@ def target_crop(mask: np.ndarray, clicks: Sequence[Click], expansion_ratio: floa
     box = mask_extent(mask)
     if box is None:
         raise ValueError("target_crop needs a non-empty mask or a positive click")
-    return _expand_box(box, expansion_ratio, min_crop_size, mask.shape)
+    return expand_box(box, expansion_ratio, min_crop_size, mask.shape)
 
 
 def _bbox_or_image(mask: np.ndarray) -> Box:

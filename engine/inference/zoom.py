@@ -110,7 +110,7 @@ class ZoomIn:
         for click in clicks:
             if click.is_positive:
                 mask[int(click.y), int(click.x)] = True
-        return _expand_box(mask_extent(mask), self.expansion_ratio, self.min_crop_size,
+        return expand_box(mask_extent(mask), self.expansion_ratio, self.min_crop_size,
                            mask.shape)
 
     def _target_size(self, box_h: int, box_w: int) -> tuple[int, int]:
@@ -152,7 +152,7 @@ class LimitLongestSide(ZoomIn):
         return False
 
 
-def _expand_box(box: Box, ratio: float, min_size: int, shape: tuple[int, int]) -> Box:
+def expand_box(box: Box, ratio: float, min_size: int, shape: tuple[int, int]) -> Box:
     rmin, rmax, cmin, cmax = box
     rcenter, ccenter = (rmin + rmax) / 2, (cmin + cmax) / 2
     height = max(ratio * (rmax - rmin + 1), min_size)

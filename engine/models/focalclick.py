@@ -226,8 +226,7 @@ class FocalHRNetModel(_FocalClickMixin, HRNetModel):
         # HighResolutionNet's OCR head, keeping the object-context feature it classifies:
         # that feature is what the refiner consumes.
         aux = net.aux_head(feats)
-        feats = net.conv3x3_ocr(feats)
-        feature = net.ocr_distri_head(feats, net.ocr_gather_head(feats, aux))
+        feature = net.ocr_context(feats, aux)
         size = image.shape[2:]
         return {"instances": _upsample(net.cls_head(feature), size),
                 "instances_aux": _upsample(aux, size) if self.with_aux_output else aux,

@@ -357,9 +357,9 @@ class HighResolutionNet(nn.Module):
         if not self.ocr_on:
             return [self.cls_head(feats), None]
         out_aux = self.aux_head(feats)
-        return [self.cls_head(self._ocr_context(feats, out_aux)), out_aux]
+        return [self.cls_head(self.ocr_context(feats, out_aux)), out_aux]
 
-    def _ocr_context(self, feats: torch.Tensor, out_aux: torch.Tensor) -> torch.Tensor:
+    def ocr_context(self, feats: torch.Tensor, out_aux: torch.Tensor) -> torch.Tensor:
         feats = self.conv3x3_ocr(feats)
         return self.ocr_distri_head(feats, self.ocr_gather_head(feats, out_aux))
 
@@ -374,7 +374,7 @@ class HighResolutionNet(nn.Module):
     def brs_features(self, x: torch.Tensor, additional_features: Optional[torch.Tensor],
                      insertion: str) -> torch.Tensor:
         feats = self.compute_hrnet_feats(x, additional_features)
-        return feats if insertion == "A" else self._ocr_context(feats, self.aux_head(feats))
+        return feats if insertion == "A" else self.ocr_context(feats, self.aux_head(feats))
 
     def brs_head(self, features: torch.Tensor, insertion: str) -> torch.Tensor:
         return self.forward_head(features)[0] if insertion == "A" else self.cls_head(features)
