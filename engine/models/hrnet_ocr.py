@@ -360,6 +360,8 @@ class HighResolutionNet(nn.Module):
         return [self.cls_head(self.ocr_context(feats, out_aux)), out_aux]
 
     def ocr_context(self, feats: torch.Tensor, out_aux: torch.Tensor) -> torch.Tensor:
+        """The object-context feature ``cls_head`` classifies (f-BRS-C and FocalClick's
+        refiner work on it)."""
         feats = self.conv3x3_ocr(feats)
         return self.ocr_distri_head(feats, self.ocr_gather_head(feats, out_aux))
 
