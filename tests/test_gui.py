@@ -244,7 +244,7 @@ def slow_controller(qtbot, monkeypatch, folder: Path):
     """A controller whose model blocks until the test releases it, on the opened folder."""
     predictor = _SlowPredictor()
     monkeypatch.setitem(registry.MODELS, "slow", registry.ModelEntry(
-        "slow", "Slow", "test", lambda device: predictor))
+        "slow", "Slow", "test", lambda device, options: predictor))
     controller = SessionController(model="slow")
     controller.open_folder(folder)
     qtbot.waitUntil(lambda: controller.image is not None)

@@ -107,3 +107,17 @@ def test_ensembles_run_member_min_n_clicks_len_minus_one() -> None:
     for n, logit in enumerate(expected, start=1):
         probs = predictor.predict(clicks[:n], None)
         assert np.allclose(probs, torch.sigmoid(torch.tensor(logit)).item()), n
+
+
+def test_zoom_in_boxes_the_mask_the_user_continues_from(shared_dir: Path, models) -> None:
+    """After a chosen proposal (or TAIZ's blend) the next click's box must come from that
+    mask, not from the predictor's own last output, or the object would be cut off."""
+    predictor = RITMPredictor(models["hrnet18s"], zoom_in=ZoomIn())
+    predictor.set_image(_image(shared_dir, "img_a"))
+    clicks = [Click(170, 250, True)]
+    predictor.predict(clicks, None)
+    chosen = np.zeros((320, 480), np.float32)
+    chosen[20:300, 30:460] = 1  # a much larger mask than the first prediction
+    predictor.predict(clicks + [Click(150, 335, True)], chosen)
+    rmin, rmax, cmin, cmax = predictor.zoom_in.state.object_roi
+    assert rmin <= 20 and rmax >= 299 and cmin <= 30 and cmax >= 459

@@ -7,7 +7,7 @@ sigmoid between. The per-image state (previous prediction, zoom box) is snapshot
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -85,6 +85,13 @@ class RITMPredictor:
         self.net_calls = 0
         prev = (torch.from_numpy(np.asarray(prev_mask, np.float32))[None, None].to(self.device)
                 if prev_mask is not None else self._prev_prediction)
+        if prev_mask is not None and self.zoom_in is not None and len(clicks) > 1:
+            # Zoom-In boxes the mask the user continues from. The official ZoomIn keeps its
+            # own last output, which is the same map unless the mask came from elsewhere
+            # (a chosen first-click proposal, TAIZ's blend), where its box would cut the
+            # object off.
+            self.zoom_in.state = replace(self.zoom_in.state,
+                                         prev_probs=np.asarray(prev_mask, np.float32))
         probs = self._predict(clicks, prev)
         if self.zoom_in is not None and self.zoom_in.check_possible_recalculation():
             # The official code predicts again once it knows where to zoom, with its stored
