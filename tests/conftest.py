@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite."""
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -26,3 +27,13 @@ def clickmask_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("clickmask_home")
     monkeypatch.setenv("CLICKMASK_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage(request):
+    """After a GUI test, collect its cyclic garbage on this (the GUI) thread. Left to chance,
+    the collector may run on an inference worker thread and destroy widgets there, which
+    aborts the whole test process."""
+    yield
+    if request.node.get_closest_marker("gui"):
+        gc.collect()

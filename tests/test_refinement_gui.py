@@ -20,13 +20,16 @@ MODEL = "ritm-hrnet18s-cocolvis-itm"
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, tmp_path: Path, shared_dir: Path):
+def window(qtbot, monkeypatch, request, tmp_path: Path, shared_dir: Path):
     QSettings().clear()
     shutil.copy(shared_dir / "golden/ritm/ritm_hrnet18s_itermask_synthetic.pth",
                 registry.checkpoint_path(registry.MODELS[MODEL]))
     image = cv2.imread(str(shared_dir / "golden/ritm/img_a.png"))
     cv2.imwrite(str(tmp_path / "a.png"), image)
     win = MainWindow(SessionController(model=MODEL, device="cpu"))
+    # Stop the worker even if the setup below times out: a controller collected while its
+    # thread still runs aborts the whole test process.
+    request.addfinalizer(win.controller.shutdown)
     monkeypatch.setattr(win, "ask_category", lambda: "thing")
     monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
     errors: list[str] = []
@@ -37,8 +40,7 @@ def window(qtbot, monkeypatch, tmp_path: Path, shared_dir: Path):
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None and not win.controller.busy,
                     timeout=60000)
-    yield win
-    win.controller.shutdown()
+    return win
 
 
 def test_choosing_a_brs_mode_refines_the_next_clicks_and_is_saved(qtbot, window) -> None:
