@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/spc.py [--model grabcut] [--dataset ../shared/datasets/GrabCut]
                                        [--clicks 5] [--images 50] [--scale 1.0]
+                                       [--mode NoBRS|f-BRS-B|...] [--no-zoom]
 
 Each image gets ``--clicks`` clicks from the official click simulator
 (``engine.evaluation.clicker``; full NoC evaluations: ``clickmask evaluate``). Prints
@@ -24,6 +25,7 @@ from engine import InteractiveSession
 from engine.evaluation.clicker import Clicker
 from engine.evaluation.datasets import detect_kind, open_dataset
 from engine.evaluation.metrics import iou
+from engine.inference.options import InferenceOptions
 from weights import DEFAULT_MODEL, build_predictor
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "GrabCut"
@@ -37,9 +39,13 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=5)
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--mode", default="NoBRS", help="BRS mode of RITM / f-BRS models")
+    parser.add_argument("--no-zoom", dest="zoom", action="store_false",
+                        help="without Zoom-In (RITM / f-BRS) or the target crop (FocalClick)")
     args = parser.parse_args()
 
-    predictor = build_predictor(args.model, "auto")
+    predictor = build_predictor(args.model, "auto",
+                                InferenceOptions(zoom_in=args.zoom, brs_mode=args.mode))
     times: list[float] = []
     ious = np.zeros(args.clicks)
     dataset = open_dataset(detect_kind(args.dataset), args.dataset)
@@ -62,8 +68,9 @@ def main() -> None:
             times.append(time.perf_counter() - started)
             ious[k] += iou(gt, session.mask)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"model {args.model}, {images} images x {args.clicks} clicks, "
-          f"scale {args.scale} ({image.shape[1]}x{image.shape[0]} last image)")
+    zoom = "on" if args.zoom else "off"
+    print(f"model {args.model} ({args.mode}, Zoom-In {zoom}), {images} images x {args.clicks} "
+          f"clicks, scale {args.scale} ({image.shape[1]}x{image.shape[0]} last image)")
     print(f"seconds per click: mean {statistics.mean(times):.3f}, "
           f"median {statistics.median(times):.3f}, max {max(times):.3f}")
     print("mIoU after click k: " + " ".join(f"{v:.3f}" for v in ious / images))
