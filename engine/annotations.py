@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from engine.imageio import list_images
 from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle, json_int
 from engine.paths import data_dir
 from resources import RESOURCES_DIR
+
+if TYPE_CHECKING:
+    from engine.journal import Journal
 
 PROJECT_FILE_NAME = "clickmask-project.json"
 FORMAT_NAME = "clickmask-project"
@@ -83,6 +86,7 @@ class Project:
         self._next_object_id = 1
         self._object_ids: set[int] = set()  # kept by add/remove/load: O(1) "is this id taken"
         self._present: list[str] = []  # file names in the folder's order, see sync_with_folder
+        self.journal: Journal | None = None  # crash journal, checkpointed by save()
 
     # -- opening and saving -------------------------------------------------------------
     @classmethod
@@ -167,8 +171,10 @@ class Project:
         }
 
     def save(self) -> None:
-        """Write the project atomically (temp file, fsync, rename)."""
+        """Write the project atomically (temp file, fsync, rename), then shorten its journal."""
         atomic_write_text(self.path, json.dumps(self.to_json(), separators=(",", ":")))
+        if self.journal is not None:
+            self.journal.checkpoint()
 
     def sync_with_folder(self) -> None:
         """Add images that appeared in the folder and note which images it holds, in order.

@@ -1,0 +1,225 @@
+"""Crash safety: an append-only journal of the work done since the project was last saved.
+
+The journal is a JSON-lines file beside the project file (``<project>.journal``). Its first
+line names the project it belongs to; every later line is one record, written and fsync'd
+before the GUI shows its result:
+
+- ``{"t": "object", ...}``: a finished object (its RLE mask, category, source, clicks);
+  ``replaces`` is true for the correction of an existing object.
+- ``{"t": "progress", ...}``: the clicks of the object in progress after a click, undo,
+  redo or reset (the whole list, so the last record alone says where the user was).
+
+Saving the project (:meth:`Project.save`) calls :meth:`Journal.checkpoint`, which replaces
+the journal atomically by its header and the object in progress: everything else is then
+in the project file. After a crash, :meth:`Journal.open` replays the journal into the
+project and returns the clicks of the object in progress, for the GUI to offer back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.atomic import atomic_write_bytes
+from engine.clicks import Click
+from engine.masks import InvalidRLE, check_rle, decode_rle
+
+if TYPE_CHECKING:
+    from engine.annotations import AnnotatedObject, Project
+
+FORMAT_NAME = "clickmask-journal"
+FORMAT_VERSION = 1
+
+
+class JournalError(Exception):
+    """A journal that cannot be replayed into this project; the message says why."""
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """The object being clicked when the journal was last written."""
+
+    file_name: str
+    clicks: list[Click]
+    editing_object_id: int | None = None  # set when it was the correction of that object
+
+
+@dataclass
+class Recovery:
+    """What :meth:`Journal.open` found: objects put back, and the object in progress."""
+
+    restored_object_ids: list[int] = field(default_factory=list)
+    in_progress: InProgress | None = None
+    torn_lines: int = 0  # a last line cut short by a crash, ignored
+
+
+def journal_path(project_path: str | os.PathLike) -> Path:
+    project_path = Path(project_path)
+    return project_path.with_name(project_path.name + ".journal")
+
+
+class Journal:
+    """The journal of one project; safe to write from the GUI and the worker thread."""
+
+    def __init__(self, project: Project, in_progress: InProgress | None = None) -> None:
+        self.project = project
+        self.path = journal_path(project.path)
+        self._lock = threading.Lock()
+        self._in_progress = in_progress
+        self._file = None
+        self.checkpoint()
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, project: Project) -> tuple[Journal, Recovery]:
+        """Replay the journal a crash left into ``project``, then journal its changes.
+
+        Restored objects are saved into the project file before the journal is rewritten;
+        the object in progress stays in the journal until the next record replaces it.
+        Raises :class:`JournalError` for a journal of another project or a damaged one, and
+        ``OSError`` when the project cannot be saved; the journal is left untouched then.
+        """
+        recovery = replay(project)
+        if recovery.restored_object_ids:
+            project.save()
+        journal = cls(project, recovery.in_progress)
+        project.journal = journal
+        return journal, recovery
+
+    # -- records ------------------------------------------------------------------------
+    def record_object(self, file_name: str, obj: AnnotatedObject, category: str,
+                      replaces: bool = False) -> None:
+        """A finished object (or a correction, ``replaces``): the object in progress is done."""
+        with self._lock:
+            self._in_progress = None
+            self._append({"t": "object", "file": file_name, "id": obj.id, "category": category,
+                          "source": obj.source, "rle": obj.rle,
+                          "clicks": [click.to_json() for click in obj.clicks],
+                          "replaces": replaces})
+
+    def record_progress(self, file_name: str, clicks: list[Click],
+                        editing_object_id: int | None = None) -> None:
+        """The clicks of the object in progress after a click, undo, redo or reset."""
+        state = InProgress(file_name, list(clicks), editing_object_id)
+        with self._lock:
+            # Nothing in progress any more: the next checkpoint drops the record.
+            self._in_progress = state if clicks or editing_object_id is not None else None
+            self._append(_progress_record(state))
+
+    def checkpoint(self) -> None:
+        """The project was saved: keep only the header and the object in progress."""
+        with self._lock:
+            lines = [_header(self.project)]
+            if self._in_progress is not None:
+                lines.append(_progress_record(self._in_progress))
+            self._close_file()
+            atomic_write_bytes(self.path, b"".join(_line(record) for record in lines))
+            self._file = open(self.path, "ab")
+
+    def close(self, remove: bool = False) -> None:
+        """Stop journaling; ``remove`` deletes the file (after a clean save)."""
+        with self._lock:
+            self._close_file()
+            if remove:
+                self.path.unlink(missing_ok=True)
+
+    def _append(self, record: dict) -> None:
+        if self._file is None:
+            raise JournalError(f"the journal {self.path} is closed")
+        self._file.write(_line(record))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def replay(project: Project) -> Recovery:
+    """Apply the journal of ``project`` (if any) to it; see :meth:`Journal.open`."""
+    path = journal_path(project.path)
+    recovery = Recovery()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return recovery
+    except OSError as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc}") from exc
+    lines = raw.split(b"\n")
+    # Every record ends with a newline: a last piece without one was cut short by a crash.
+    if lines[-1]:
+        recovery.torn_lines = 1
+    records = []
+    for number, line in enumerate(lines[:-1], start=1):
+        try:
+            records.append(json.loads(line))
+        except (ValueError, RecursionError) as exc:
+            raise JournalError(f"the journal {path} is damaged at line {number}: {exc}") from exc
+    if not records:
+        return recovery
+    header = records[0]
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise JournalError(f"{path} is not a Clickmask journal")
+    if header.get("project") != _project_key(project):
+        raise JournalError(f"the journal {path} belongs to the project "
+                           f"{header.get('project')!r}, not to {_project_key(project)!r}")
+    for number, record in enumerate(records[1:], start=2):
+        try:
+            _apply(project, record, recovery)
+        except (KeyError, TypeError, ValueError, InvalidRLE) as exc:
+            raise JournalError(f"the journal {path} is damaged at line {number}: "
+                               f"{exc!r}") from exc
+    return recovery
+
+
+def _apply(project: Project, record: dict, recovery: Recovery) -> None:
+    kind = record["t"]
+    if kind == "progress":
+        editing = record.get("editing")
+        recovery.in_progress = InProgress(
+            record["file"], [Click.from_json(click) for click in record["clicks"]],
+            int(editing) if editing is not None else None)
+        if not recovery.in_progress.clicks and editing is None:
+            recovery.in_progress = None
+        return
+    if kind != "object":
+        raise ValueError(f"unknown record {kind!r}")
+    recovery.in_progress = None
+    check_rle(record["rle"])
+    mask = decode_rle(record["rle"])
+    clicks = [Click.from_json(click) for click in record["clicks"]]
+    object_id = int(record["id"])
+    if record.get("replaces"):
+        project.replace_mask(object_id, mask, clicks)
+        recovery.restored_object_ids.append(object_id)
+        return
+    try:
+        project.find_object(object_id)
+        return  # saved already: the crash came between the save and the checkpoint
+    except KeyError:
+        pass
+    obj = project.add_object(record["file"], mask, record["category"], record["source"],
+                             clicks, object_id)
+    recovery.restored_object_ids.append(obj.id)
+
+
+def _project_key(project: Project) -> str:
+    return str(Path(project.path).resolve())
+
+
+def _header(project: Project) -> dict:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "project": _project_key(project)}
+
+
+def _progress_record(state: InProgress) -> dict:
+    return {"t": "progress", "file": state.file_name,
+            "clicks": [click.to_json() for click in state.clicks],
+            "editing": state.editing_object_id}
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n"

@@ -1,0 +1,166 @@
+"""The crash journal: replay after simulated crashes, torn lines, foreign journals."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.annotations import Project
+from engine.clicks import Click
+from engine.journal import Journal, JournalError, journal_path, replay
+
+
+@pytest.fixture
+def folder(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(folder / name), np.zeros((20, 30, 3), np.uint8))
+    return folder
+
+
+def _mask(top: int) -> np.ndarray:
+    mask = np.zeros((20, 30), bool)
+    mask[top:top + 5, 3:9] = True
+    return mask
+
+
+def _finish(project: Project, journal: Journal, file_name: str, top: int, category: str):
+    clicks = [Click(top + 2, 5, True)]
+    obj = project.add_object(file_name, _mask(top), category, "clicked", clicks)
+    journal.record_object(file_name, obj, category)
+    return obj
+
+
+def _crash(project: Project) -> None:
+    """What the OS leaves of a killed process: files as written, no save, no close."""
+    project.journal._close_file()
+
+
+def test_finished_objects_and_clicks_survive_a_crash_before_the_save(folder):
+    project = Project.open_folder(folder)
+    journal, recovery = Journal.open(project)
+    assert recovery.restored_object_ids == [] and recovery.in_progress is None
+    first = _finish(project, journal, "a.png", 2, "cat")
+    project.save()
+    second = _finish(project, journal, "b.png", 10, "dog")
+    journal.record_progress("a.png", [Click(1, 2, True)])
+    journal.record_progress("a.png", [Click(1, 2, True), Click(3, 4, False)])
+    journal.record_progress("a.png", [Click(1, 2, True)])  # an undo
+    _crash(project)
+
+    reopened = Project.open_folder(folder)
+    assert [o.id for _, o in reopened.iter_objects()] == [first.id]  # the file alone
+    _, recovery = Journal.open(reopened)
+    assert recovery.restored_object_ids == [second.id]
+    entry, obj = reopened.find_object(second.id)
+    assert entry.file_name == "b.png" and reopened.category(obj.category_id).name == "dog"
+    assert np.array_equal(obj.mask, _mask(10)) and obj.clicks == [Click(12, 5, True)]
+    assert recovery.in_progress.file_name == "a.png"
+    assert recovery.in_progress.clicks == [Click(1, 2, True)]
+    # The restored object was saved: a third opening finds it in the file.
+    assert Project.load(reopened.path).find_object(second.id)
+
+
+def test_a_save_keeps_only_the_object_in_progress(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    _finish(project, journal, "a.png", 2, "cat")
+    journal.record_progress("b.png", [Click(5, 6, True)])
+    project.save()
+    lines = journal_path(project.path).read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["t"] == "progress"
+    journal.record_progress("b.png", [])  # a reset
+    project.save()
+    assert len(journal_path(project.path).read_text().splitlines()) == 1
+    _crash(project)
+    _, recovery = Journal.open(Project.open_folder(folder))
+    assert recovery.restored_object_ids == [] and recovery.in_progress is None
+
+
+def test_a_crash_between_the_save_and_the_checkpoint_adds_nothing_twice(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    obj = _finish(project, journal, "a.png", 2, "cat")
+    project.journal = None  # the save's file written, the process killed before the checkpoint
+    project.save()
+    journal._close_file()  # the journal still holds the object record
+    reopened = Project.open_folder(folder)
+    _, recovery = Journal.open(reopened)
+    assert recovery.restored_object_ids == []
+    assert [o.id for _, o in reopened.iter_objects()] == [obj.id]
+
+
+def test_a_correction_is_replayed(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    obj = _finish(project, journal, "a.png", 2, "cat")
+    project.save()
+    journal.record_progress("a.png", [Click(12, 5, True)], editing_object_id=obj.id)
+    corrected = project.replace_mask(obj.id, _mask(12), [Click(12, 5, True)])
+    journal.record_object("a.png", corrected, "cat", replaces=True)
+    _crash(project)
+    reopened = Project.open_folder(folder)
+    _, recovery = Journal.open(reopened)
+    assert recovery.restored_object_ids == [obj.id] and recovery.in_progress is None
+    restored = reopened.find_object(obj.id)[1]
+    assert np.array_equal(restored.mask, _mask(12)) and restored.source == "corrected"
+
+
+def test_a_torn_last_line_is_ignored(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    obj = _finish(project, journal, "a.png", 2, "cat")
+    journal.record_progress("a.png", [Click(1, 1, True)])
+    _crash(project)
+    path = journal_path(project.path)
+    full = path.read_bytes()
+    record = json.dumps({"t": "progress", "file": "a.png", "clicks": [[1, 1, True], [2, 2, True]],
+                         "editing": None}).encode()
+    for cut in (1, len(record) // 2, len(record)):  # without its newline every piece is torn
+        path.write_bytes(full + record[:cut])
+        reopened = Project.open_folder(folder)
+        recovery = replay(reopened)
+        assert recovery.torn_lines == 1 and recovery.restored_object_ids == [obj.id]
+        assert recovery.in_progress.clicks == [Click(1, 1, True)]
+
+
+def test_a_damaged_line_in_the_middle_is_refused_and_the_file_kept(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    _finish(project, journal, "a.png", 2, "cat")
+    journal.record_progress("a.png", [Click(1, 1, True)])
+    _crash(project)
+    path = journal_path(project.path)
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1][:20]
+    path.write_bytes(b"\n".join(lines))
+    damaged = path.read_bytes()
+    with pytest.raises(JournalError, match="line 2"):
+        Journal.open(Project.open_folder(folder))
+    assert path.read_bytes() == damaged
+
+
+def test_a_journal_of_another_project_is_refused(folder, tmp_path):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    _finish(project, journal, "a.png", 2, "cat")
+    _crash(project)
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "a.png"), np.zeros((20, 30, 3), np.uint8))
+    foreign = journal_path(Project.open_folder(other).path)
+    foreign.write_bytes(journal_path(project.path).read_bytes())
+    stranger = Project.open_folder(other)
+    with pytest.raises(JournalError, match="belongs to the project"):
+        Journal.open(stranger)
+    assert list(stranger.iter_objects()) == []
+
+
+def test_a_file_that_is_not_a_journal_is_refused(folder):
+    project = Project.open_folder(folder)
+    journal_path(project.path).write_text('{"format": "something else"}\n')
+    with pytest.raises(JournalError, match="not a Clickmask journal"):
+        Journal.open(project)
