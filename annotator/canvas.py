@@ -17,7 +17,9 @@ from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
 ZOOM_STEP = 1.25
 MAX_ZOOM = 40.0
 CLICK_MOVE_TOLERANCE = 4  # px on screen: a press-release that moved more is a drag, not a click
-MARKER_RADIUS = 5  # px on screen, whatever the zoom
+MARKER_RADIUS = 5  # px on screen, whatever the zoom (the default; the View panel sets it)
+OVERLAY_OPACITY = 0.45  # the default fill opacity of masks
+HEAT_MIN_PROBABILITY = 0.02  # below this the heat map leaves the image uncovered
 PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -46,6 +48,20 @@ def mask_overlay(masks: list[tuple[np.ndarray, tuple[int, int, int]]], shape: tu
         if outline:
             edge = mask & ~_eroded(mask)
             layer[edge] = (*color, 255)
+    return layer
+
+
+def probability_overlay(probability: np.ndarray, mask: np.ndarray, opacity: float) -> np.ndarray:
+    """RGBA heat map of a probability map (turbo: blue low, red high) with the thresholded
+    mask's outline in the current object's colour; near-zero probabilities stay clear."""
+    levels = np.clip(np.rint(probability * 255), 0, 255).astype(np.uint8)
+    heat = cv2.applyColorMap(levels, cv2.COLORMAP_TURBO)[..., ::-1]
+    layer = np.zeros((*probability.shape, 4), np.uint8)
+    shown = probability >= HEAT_MIN_PROBABILITY
+    layer[shown, :3] = heat[shown]
+    layer[shown, 3] = int(round(255 * opacity))
+    edge = mask & ~_eroded(mask)
+    layer[edge] = (*CURRENT_OBJECT, 255)
     return layer
 
 
@@ -84,6 +100,12 @@ class ImageCanvas(QGraphicsView):
         self._placeholder.setTextWidth(PLACEHOLDER_WIDTH)
         self.scene().addItem(self._placeholder)
         self._markers: list[QGraphicsEllipseItem] = []
+        self._clicks: list[Click] = []
+        self._current: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self.overlay_opacity = OVERLAY_OPACITY
+        self.marker_radius = MARKER_RADIUS
+        self.boundary_only = False
+        self.show_probability = False
         self._image_shape: tuple[int, int] | None = None
         self._press: tuple[QPointF, Qt.MouseButton] | None = None
         self._pan_from: QPointF | None = None
@@ -100,7 +122,7 @@ class ImageCanvas(QGraphicsView):
         self._image_shape = image.shape[:2]
         self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
         self._objects_item.setPixmap(QPixmap())
-        self._current_item.setPixmap(QPixmap())
+        self.set_current_mask(None)
         self.set_clicks([])
         self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.fit()
@@ -108,8 +130,9 @@ class ImageCanvas(QGraphicsView):
     def show_placeholder(self, text: str) -> None:
         """Clear the view and show ``text`` (image loading, or why it cannot be shown)."""
         self._image_shape = None
-        for item in (self._image_item, self._objects_item, self._current_item):
+        for item in (self._image_item, self._objects_item):
             item.setPixmap(QPixmap())
+        self.set_current_mask(None)
         self.set_clicks([])
         self._placeholder.setPlainText(text)
         self.resetTransform()
@@ -120,21 +143,56 @@ class ImageCanvas(QGraphicsView):
         self._objects_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer))
                                      if layer is not None else QPixmap())
 
-    def set_current_mask(self, mask: np.ndarray | None, opacity: float = 0.5) -> None:
+    def set_display(self, opacity: float, marker_radius: int, boundary_only: bool,
+                    show_probability: bool) -> None:
+        """How masks and clicks are drawn: fill opacity (0-1), click-marker radius (screen
+        px), outlines only, and the current object's probability map instead of its mask."""
+        self.overlay_opacity = opacity
+        self.marker_radius = marker_radius
+        self.boundary_only = boundary_only
+        self.show_probability = show_probability
+        self.set_current_mask(*self._current)
+        self.set_clicks(self._clicks)
+
+    def masks_layer(self, masks: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
+        """RGBA layer of ``masks`` drawn as the display settings say (image shape)."""
+        assert self._image_shape is not None
+        return mask_overlay(masks, self._image_shape,
+                            0.0 if self.boundary_only else self.overlay_opacity, outline=True)
+
+    def set_current_mask(self, mask: np.ndarray | None,
+                         probability: np.ndarray | None = None) -> None:
+        """Show the object in progress: its mask, or its ``probability`` map as a heat map
+        when the display asks for one."""
+        self._current = (mask, probability)
         if mask is None or self._image_shape is None:
             self._current_item.setPixmap(QPixmap())
             return
-        layer = mask_overlay([(mask, CURRENT_OBJECT)], self._image_shape, opacity, outline=True)
+        if self.show_probability and probability is not None:
+            layer = probability_overlay(probability, mask, self.overlay_opacity)
+        else:
+            layer = self.masks_layer([(mask, CURRENT_OBJECT)])
         self._current_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer)))
 
+    def current_layer(self) -> np.ndarray | None:
+        """The drawn layer of the object in progress (H x W x 4 RGBA), None when empty."""
+        pixmap = self._current_item.pixmap()
+        if pixmap.isNull():
+            return None
+        image = pixmap.toImage().convertToFormat(QImage.Format.Format_RGBA8888)
+        data = np.frombuffer(image.constBits(), np.uint8).reshape(
+            image.height(), image.bytesPerLine())
+        return data[:, : image.width() * 4].reshape(image.height(), image.width(), 4).copy()
+
     def set_clicks(self, clicks: list[Click]) -> None:
+        self._clicks = list(clicks)
         for marker in self._markers:
             self.scene().removeItem(marker)
         self._markers = []
+        radius = self.marker_radius
         for click in clicks:
             color = QColor(*(POSITIVE_CLICK if click.is_positive else NEGATIVE_CLICK))
-            marker = QGraphicsEllipseItem(-MARKER_RADIUS, -MARKER_RADIUS,
-                                          2 * MARKER_RADIUS, 2 * MARKER_RADIUS)
+            marker = QGraphicsEllipseItem(-radius, -radius, 2 * radius, 2 * radius)
             marker.setBrush(QBrush(color))
             marker.setPen(QPen(QColor(255, 255, 255), 1.5))
             marker.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)

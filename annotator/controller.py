@@ -9,7 +9,7 @@ dropped.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
+from engine.session import DEFAULT_PROB_THRESH
 from engine.annotations import AnnotatedObject, ImageEntry, Project
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
@@ -32,11 +33,13 @@ class SessionView:
     """What the GUI shows of the object in progress, produced on the worker thread."""
 
     clicks: list[Click] = field(default_factory=list)
-    mask: np.ndarray | None = None
+    mask: np.ndarray | None = None  # probability > threshold
     can_undo: bool = False
     can_redo: bool = False
     proposals: tuple[Proposal, ...] = ()  # the first click's alternatives, while shown
     current_proposal: int | None = None  # the one the mask is
+    probability: np.ndarray | None = None  # the map the mask is thresholded from
+    threshold: float = DEFAULT_PROB_THRESH
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class SessionController(QObject):
         self.view = SessionView()
         self.editing_object_id: int | None = None
         self.last_category: str | None = None
+        # Read by the worker at the start of each job: the shown and the finished mask.
+        self.prob_thresh = DEFAULT_PROB_THRESH
         self.unreadable: dict[str, str] = {}
         self._files: list[str] = []
         self._worker = InferenceWorker(self)
@@ -230,6 +235,21 @@ class SessionController(QObject):
         """True when predictions run a BRS optimisation (seconds per click on a CPU)."""
         return self.options.brs_mode != "NoBRS" and self.current_family in ("ritm", "fbrs")
 
+    def set_threshold(self, threshold: float) -> None:
+        """Cut the probability map at ``threshold`` from now on: the shown mask changes at
+        once, without running the model, and finished objects use it."""
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"the threshold must lie strictly between 0 and 1, got {threshold}")
+        self.prob_thresh = threshold
+        self.view = self._thresholded(self.view)
+        self.session_changed.emit()
+
+    def _thresholded(self, view: SessionView) -> SessionView:
+        if view.probability is None or view.threshold == self.prob_thresh:
+            return view
+        return replace(view, mask=view.probability > self.prob_thresh,
+                       threshold=self.prob_thresh)
+
     def set_proposals_enabled(self, enabled: bool) -> None:
         """Offer first-click proposals after the next first clicks (or stop offering)."""
         self.proposals_enabled = enabled
@@ -338,7 +358,7 @@ class SessionController(QObject):
             if self._predictor is None:
                 self._use_predictor(build_predictor(self.model_name, self.device,
                                                     self._options))
-            self._session = InteractiveSession(self._predictor, image)
+            self._session = InteractiveSession(self._predictor, image, self.prob_thresh)
             return image
         if op.kind in ("model", "options", "taiz"):
             if op.kind == "model":
@@ -351,11 +371,13 @@ class SessionController(QObject):
                 if self._base_predictor is not None:
                     self._use_predictor(self._base_predictor)
             if self._session is not None:
-                self._session = InteractiveSession(self._predictor, self._session.image)
+                self._session = InteractiveSession(self._predictor, self._session.image,
+                                                   self.prob_thresh)
             return op.payload, SessionView()
         session = self._session
         if session is None:  # the image failed to load: nothing to act on
             return None
+        session.prob_thresh = self.prob_thresh
         started = time.perf_counter()
         result: object = None
         if op.kind == "clicks":
@@ -383,9 +405,11 @@ class SessionController(QObject):
             session.reset()
         else:
             raise ValueError(f"unknown operation {op.kind}")
-        return result, SessionView(session.clicks, session.mask if session.probability is not None
+        probability = session.probability
+        return result, SessionView(session.clicks, session.mask if probability is not None
                                    else None, session.can_undo, session.can_redo,
-                                   session.proposals, session.current_proposal)
+                                   session.proposals, session.current_proposal, probability,
+                                   session.prob_thresh)
 
     def _use_predictor(self, base: Predictor) -> None:
         """Runs on the worker thread: ``base``, wrapped in TAIZ when it is on."""
@@ -446,7 +470,8 @@ class SessionController(QObject):
                 self.message.emit("The mask is empty: nothing to finish.")
             return
         previous = self.view
-        outcome, self.view = result
+        outcome, view = result
+        self.view = self._thresholded(view)  # the threshold may have moved during the job
         if op.kind == "clicks":
             self.prediction_timed.emit(outcome)
             if (self.proposals_enabled and len(self.view.clicks) == 1 and not self._pending

@@ -17,7 +17,7 @@ from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
 from engine.inference.taiz import TAIZConfig
 from annotator import __version__
-from annotator.canvas import ImageCanvas, mask_overlay
+from annotator.canvas import ImageCanvas
 from annotator.colors import object_color
 from annotator.controller import SessionController
 from annotator.jobs import BackgroundJob
@@ -25,10 +25,9 @@ from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
 from annotator.refinement_menu import RefinementMenu
 from annotator.proposals_strip import ProposalsStrip
+from annotator.view_panel import ViewPanel, ViewSettings
 from weights import MODELS
 from weights.registry import engine_unavailable_reason
-
-OVERLAY_OPACITY = 0.45
 
 
 class MainWindow(QMainWindow):
@@ -45,12 +44,15 @@ class MainWindow(QMainWindow):
         self._add_dock("Objects", self.objects_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.proposals_strip = ProposalsStrip()
         self._add_dock("Proposals", self.proposals_strip, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.view_panel = ViewPanel(ViewSettings.saved())
+        self._add_dock("View", self.view_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.taiz_settings = TAIZConfig()  # kept while TAIZ is off, to turn it on again
         self._build_actions()
         self._build_status_bar()
         self._export_job: BackgroundJob | None = None
         self.model_manager: ModelManagerDialog | None = None
         self._connect()
+        self.apply_view_settings(self.view_panel.settings)
         self.canvas.show_placeholder("Open a folder of images (File > Open Folder…)")
 
     # -- construction -----------------------------------------------------------------------
@@ -299,6 +301,7 @@ class MainWindow(QMainWindow):
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
         c.proposals_changed.connect(self._refresh_proposals)
         self.proposals_strip.chosen.connect(c.choose_proposal)
+        self.view_panel.changed.connect(self.apply_view_settings)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.error.connect(self.show_error)
         self.canvas.clicked.connect(c.add_click)
@@ -549,9 +552,17 @@ class MainWindow(QMainWindow):
     def _refresh_session(self) -> None:
         c = self.controller
         self.canvas.set_clicks(c.displayed_clicks)
-        self.canvas.set_current_mask(c.view.mask)
+        self.canvas.set_current_mask(c.view.mask, c.view.probability)
         self.undo_action.setEnabled(c.view.can_undo or c.busy)
         self.redo_action.setEnabled(c.view.can_redo or c.busy)
+
+    def apply_view_settings(self, settings: ViewSettings) -> None:
+        """Threshold the current mask and redraw masks and clicks as ``settings`` say."""
+        self.canvas.set_display(settings.opacity, settings.marker_radius,
+                                settings.boundary_only, settings.probability_map)
+        if settings.threshold != self.controller.prob_thresh:
+            self.controller.set_threshold(settings.threshold)  # redraws the current mask
+        self._refresh_objects()
 
     def _refresh_proposals(self) -> None:
         c = self.controller
@@ -567,9 +578,7 @@ class MainWindow(QMainWindow):
             shown = [(o.mask, object_color(o.id)) for o in objects
                      if o.visible and o.id != c.editing_object_id
                      and tuple(o.rle["size"]) == self.canvas.image_shape]
-            self.canvas.set_objects_layer(
-                mask_overlay(shown, self.canvas.image_shape, OVERLAY_OPACITY, outline=True)
-                if shown else None)
+            self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
         self._refresh_image_list()
 
     def _refresh_image_list(self) -> None:
