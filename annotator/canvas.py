@@ -19,7 +19,7 @@ MAX_ZOOM = 40.0
 CLICK_MOVE_TOLERANCE = 4  # px on screen: a press-release that moved more is a drag, not a click
 MARKER_RADIUS = 5  # px on screen, whatever the zoom (the default; the View panel sets it)
 OVERLAY_OPACITY = 0.45  # the default fill opacity of masks
-HEAT_MIN_PROBABILITY = 0.02  # below this the heat map leaves the image uncovered
+HEAT_FULL_PROBABILITY = 0.5  # the heat map fades out below this: low values barely cover
 PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -53,13 +53,13 @@ def mask_overlay(masks: list[tuple[np.ndarray, tuple[int, int, int]]], shape: tu
 
 def probability_overlay(probability: np.ndarray, mask: np.ndarray, opacity: float) -> np.ndarray:
     """RGBA heat map of a probability map (turbo: blue low, red high) with the thresholded
-    mask's outline in the current object's colour; near-zero probabilities stay clear."""
+    mask's outline in the current object's colour. Low probabilities fade out, so a model
+    that gives the background a little probability does not tint the whole image."""
     levels = np.clip(np.rint(probability * 255), 0, 255).astype(np.uint8)
-    heat = cv2.applyColorMap(levels, cv2.COLORMAP_TURBO)[..., ::-1]
-    layer = np.zeros((*probability.shape, 4), np.uint8)
-    shown = probability >= HEAT_MIN_PROBABILITY
-    layer[shown, :3] = heat[shown]
-    layer[shown, 3] = int(round(255 * opacity))
+    layer = np.empty((*probability.shape, 4), np.uint8)
+    layer[..., :3] = cv2.applyColorMap(levels, cv2.COLORMAP_TURBO)[..., ::-1]
+    weight = np.clip(probability / HEAT_FULL_PROBABILITY, 0.0, 1.0)
+    layer[..., 3] = np.rint(255 * opacity * weight).astype(np.uint8)
     edge = mask & ~_eroded(mask)
     layer[edge] = (*CURRENT_OBJECT, 255)
     return layer
