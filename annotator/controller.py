@@ -21,6 +21,7 @@ from engine.session import DEFAULT_PROB_THRESH
 from engine.annotations import AnnotatedObject, ImageEntry, Project
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
+from engine.journal import InProgress, Journal, JournalError, Recovery, set_aside
 from engine.inference.options import InferenceOptions
 from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import Proposal, ProposalGenerator
@@ -91,6 +92,7 @@ class SessionController(QObject):
         # Read by the worker at the start of each job: the shown and the finished mask.
         self.prob_thresh = DEFAULT_PROB_THRESH
         self.unreadable: dict[str, str] = {}
+        self.recovery: Recovery | None = None  # what the last opening replayed from a crash
         self._files: list[str] = []
         self._worker = InferenceWorker(self)
         self._worker.finished.connect(self._on_job_done)
@@ -162,6 +164,9 @@ class SessionController(QObject):
     def open_folder(self, folder: str | Path, project_path: str | Path | None = None) -> None:
         """Open a folder of images (and its project); raises ProjectError with a message."""
         project = Project.open_folder(folder, project_path)
+        if self.project is not None and self.project.journal is not None:
+            self.project.journal.close()
+        self.recovery = self._open_journal(project)
         self.project = project
         self._files = [e.file_name for e in project.present_images()]
         self.unreadable.clear()
@@ -174,19 +179,50 @@ class SessionController(QObject):
 
     def save_project_as(self, path: str | Path) -> None:
         assert self.project is not None
+        # The old journal stays beside the old file until the new file is written.
+        journal, self.project.journal = self.project.journal, None
         self.project.path = Path(path)
-        self._save()
+        saved = self._save()
+        if journal is not None:
+            self.project.journal = journal
+            if saved:
+                journal.relocate()
+
+    def discard_recovered(self) -> None:
+        """The user declined to restore the object a crash left: stop offering it."""
+        self._journal_progress([])
+
+    def restore_in_progress(self, state: InProgress) -> None:
+        """Make ``state`` (an object in progress a crash left) the object in progress again."""
+        if state.file_name not in self._files:
+            self.message.emit(f"{state.file_name} is no longer in the folder: its unfinished "
+                              "object cannot be restored.")
+            return
+        if state.file_name != self.current_file:
+            self.go_to(self._files.index(state.file_name))
+        if state.editing_object_id is not None:
+            try:
+                self.correct_object(state.editing_object_id)
+            except KeyError:  # the object was deleted: restore its clicks as a new object
+                pass
+        if state.clicks:
+            self._enqueue(_Op("clicks", list(state.clicks)))
+            self._journal_progress(self.displayed_clicks)
+        self.session_changed.emit()
 
     def go_to(self, index: int) -> None:
         """Show image ``index``; the object in progress is dropped (ask the user first)."""
         if not 0 <= index < len(self._files):
             return
+        leaving_object = self.has_object_in_progress
         self._generation += 1
         # A finish asked for before leaving still runs (on the old session, before the load).
         self._pending = [op for op in self._pending if op.kind == "finish"]
         self.current_file = self._files[index]
         self.image = None
         self.editing_object_id = None
+        if leaving_object:  # dropped, as the user chose: nothing to restore after a crash
+            self._journal_progress([])
         self.view = SessionView()
         self.image_loading.emit(self.current_file)
         self.objects_changed.emit()
@@ -208,6 +244,7 @@ class SessionController(QObject):
         if not (0 <= y < height and 0 <= x < width):
             return
         self._enqueue(_Op("clicks", [Click(y, x, is_positive)]))
+        self._journal_progress(self.displayed_clicks)  # on disk before the model runs
         self.session_changed.emit()
 
     def set_model(self, name: str) -> None:
@@ -329,6 +366,8 @@ class SessionController(QObject):
     def shutdown(self) -> None:
         self._pending.clear()
         self._worker.shutdown()
+        if self.project is not None and self.project.journal is not None:
+            self.project.journal.close()
 
     # -- the queue ------------------------------------------------------------------------
     def _enqueue(self, op: _Op) -> None:
@@ -472,6 +511,8 @@ class SessionController(QObject):
         previous = self.view
         outcome, view = result
         self.view = self._thresholded(view)  # the threshold may have moved during the job
+        if op.kind in ("clicks", "undo", "redo", "reset", "choose", "initial_mask", "finish"):
+            self._journal_progress(self.view.clicks)  # before the result is shown
         if op.kind == "clicks":
             self.prediction_timed.emit(outcome)
             if (self.proposals_enabled and len(self.view.clicks) == 1 and not self._pending
@@ -496,6 +537,7 @@ class SessionController(QObject):
         if request.editing_object_id is not None:
             obj = self.project.replace_mask(request.editing_object_id, finished.mask,
                                             finished.clicks)
+            self._journal_object(request.file_name, obj, replaces=True)
             self.message.emit(f"Object {obj.id} corrected.")
         else:
             try:
@@ -504,15 +546,65 @@ class SessionController(QObject):
             except ValueError as exc:  # the image file changed size under the project
                 self.error.emit(f"The object was not added: {exc}")
                 return
+            self._journal_object(request.file_name, obj, replaces=False)
             self.last_category = request.category
             self.message.emit(f"Object {obj.id} added as '{request.category}'.")
         self._save()
         self.objects_changed.emit()
 
-    def _save(self) -> None:
+    def _save(self) -> bool:
+        """Save the project; False (the user told why) when it could not be written."""
         assert self.project is not None
         try:
             self.project.save()
         except OSError as exc:
             self.error.emit(f"Could not save the project to {self.project.path}: {exc}. "
                             "Your work is kept in memory; use File > Save Project As.")
+            return False
+        return True
+
+    # -- the crash journal ----------------------------------------------------------------
+    def _open_journal(self, project: Project) -> Recovery | None:
+        """Replay what a crash left in ``project``'s journal and journal from now on."""
+        try:
+            journal, recovery = Journal.open(project)
+        except JournalError as exc:
+            try:
+                aside = set_aside(project)
+                journal, recovery = Journal.open(project)
+            except (OSError, JournalError) as again:
+                self.error.emit(f"{exc}. The crash journal is off: {again}")
+                return None
+            self.error.emit(f"{exc}. It was kept as {aside}; a new journal was started.")
+        except OSError as exc:
+            self.error.emit(f"The crash journal of {project.path} cannot be used: {exc}. "
+                            "Work since the last save would be lost in a crash.")
+            return None
+        if recovery.restored_object_ids:
+            self.message.emit(f"Restored {len(recovery.restored_object_ids)} object(s) "
+                              "finished before Clickmask stopped unexpectedly.")
+        return recovery
+
+    def _journal_progress(self, clicks: list[Click]) -> None:
+        journal = self.project.journal if self.project is not None else None
+        if journal is None or self.current_file is None:
+            return
+        try:
+            journal.record_progress(self.current_file, clicks, self.editing_object_id)
+        except (OSError, JournalError) as exc:
+            self._journal_failed(exc)
+
+    def _journal_object(self, file_name: str, obj: AnnotatedObject, replaces: bool) -> None:
+        journal = self.project.journal if self.project is not None else None
+        if journal is None:
+            return
+        try:
+            journal.record_object(file_name, obj, self.category_name(obj), replaces)
+        except (OSError, JournalError) as exc:
+            self._journal_failed(exc)
+
+    def _journal_failed(self, exc: Exception) -> None:
+        self.project.journal.close()
+        self.project.journal = None
+        self.error.emit(f"The crash journal stopped: {exc}. Your work is saved with the "
+                        "project as usual, but clicks in progress would be lost in a crash.")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, Q
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
+from engine.journal import InProgress
 from engine.inference.taiz import TAIZConfig
 from annotator import __version__
 from annotator.canvas import ImageCanvas
@@ -360,6 +361,19 @@ class MainWindow(QMainWindow):
             return None
         return start_box.value(), max_box.value()
 
+    def ask_restore(self, state: InProgress) -> bool:
+        """True if the user wants back the object in progress that a crash interrupted."""
+        clicks = len(state.clicks)
+        what = (f"the correction of object {state.editing_object_id}"
+                if state.editing_object_id is not None else "an unfinished object")
+        answer = QMessageBox.question(
+            self, "Restore unfinished work",
+            f"Clickmask stopped unexpectedly while you were working on {what} in "
+            f"{state.file_name} ({clicks} click{'s' if clicks != 1 else ''}). Restore it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
     def show_error(self, text: str) -> None:
         QMessageBox.warning(self, "Clickmask", text)
 
@@ -370,6 +384,12 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error(str(exc))
             return False
+        recovery = self.controller.recovery
+        if recovery is not None and recovery.in_progress is not None:
+            if self.ask_restore(recovery.in_progress):
+                self.controller.restore_in_progress(recovery.in_progress)
+            else:
+                self.controller.discard_recovered()
         return True
 
     def choose_folder(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,12 +120,24 @@ class Journal:
             atomic_write_bytes(self.path, b"".join(_line(record) for record in lines))
             self._file = open(self.path, "ab")
 
+    def relocate(self) -> None:
+        """The project was saved under a new path: journal beside it, the old journal gone."""
+        old = self.path
+        self.path = journal_path(self.project.path)
+        self.checkpoint()
+        if old != self.path:
+            old.unlink(missing_ok=True)
+
     def close(self, remove: bool = False) -> None:
         """Stop journaling; ``remove`` deletes the file (after a clean save)."""
         with self._lock:
             self._close_file()
             if remove:
                 self.path.unlink(missing_ok=True)
+
+    def __deepcopy__(self, memo: dict) -> None:
+        # A copy of the project (an export's snapshot) is not the project: it journals nothing.
+        return None
 
     def _append(self, record: dict) -> None:
         if self._file is None:
@@ -137,6 +150,14 @@ class Journal:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def set_aside(project: Project) -> Path:
+    """Rename the journal of ``project`` that cannot be replayed, keeping it for the user."""
+    path = journal_path(project.path)
+    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.replace(aside)
+    return aside
 
 
 def replay(project: Project) -> Recovery:

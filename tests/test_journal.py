@@ -164,3 +164,12 @@ def test_a_file_that_is_not_a_journal_is_refused(folder):
     journal_path(project.path).write_text('{"format": "something else"}\n')
     with pytest.raises(JournalError, match="not a Clickmask journal"):
         Journal.open(project)
+
+
+def test_a_copy_of_the_project_does_not_journal(folder):
+    import copy
+
+    project = Project.open_folder(folder)
+    Journal.open(project)
+    snapshot = copy.deepcopy(project)
+    assert snapshot.journal is None and project.journal is not None

@@ -1,0 +1,172 @@
+"""The annotator journals its work and offers back what a crash interrupted."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from engine.annotations import PROJECT_FILE_NAME, Project
+from engine.clicks import Click
+from engine.journal import InProgress, journal_path
+from annotator.controller import SessionController
+from annotator.main_window import MainWindow
+
+pytestmark = pytest.mark.gui
+
+CENTER = (60, 80)  # y, x of the bright disk
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    image = np.full((160, 200, 3), 50, np.uint8)
+    cv2.circle(image, (CENTER[1], CENTER[0]), 30, (40, 160, 230), -1)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), image)
+    return tmp_path
+
+
+@pytest.fixture
+def make_window(qtbot, monkeypatch):
+    windows: list[MainWindow] = []
+
+    def make(restore: bool = True) -> MainWindow:
+        win = MainWindow(SessionController())
+        win.asked: list[InProgress] = []
+        win.errors: list[str] = []
+
+        def ask_restore(state: InProgress) -> bool:
+            win.asked.append(state)
+            return restore
+
+        monkeypatch.setattr(win, "ask_restore", ask_restore)
+        monkeypatch.setattr(win, "ask_category", lambda: "disk")
+        monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
+        monkeypatch.setattr(win, "show_error", win.errors.append)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.controller.shutdown()
+
+
+def _idle(qtbot, win: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
+
+
+def _open(qtbot, win: MainWindow, folder: Path) -> None:
+    assert win.open_folder(folder)
+    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    _idle(qtbot, win)
+
+
+def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
+    pos = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
+    qtbot.mouseClick(win.canvas.viewport(), button, pos=pos)
+    _idle(qtbot, win)
+
+
+def _crash(win: MainWindow) -> None:
+    """Stop the window as a killed process would: no save, no question, files as written."""
+    controller = win.controller
+    controller.project.journal._close_file()
+    controller.project.journal = None
+    controller._worker.shutdown()
+
+
+def test_clicks_in_progress_are_offered_back_and_restored(qtbot, make_window, folder):
+    first = make_window()
+    _open(qtbot, first, folder)
+    first.controller.go_to(1)
+    qtbot.waitUntil(lambda: first.controller.image is not None, timeout=10000)
+    _click(qtbot, first, *CENTER)
+    _click(qtbot, first, 5, 5, positive=False)
+    shown = first.controller.view.mask.copy()
+    _crash(first)
+
+    second = make_window(restore=True)
+    _open(qtbot, second, folder)
+    assert second.asked == [InProgress("b.png", [Click(*CENTER, True), Click(5, 5, False)])]
+    qtbot.waitUntil(lambda: second.controller.current_file == "b.png"
+                    and second.controller.view.clicks == second.asked[0].clicks, timeout=10000)
+    _idle(qtbot, second)
+    assert np.array_equal(second.controller.view.mask, shown)
+    assert [m[2] for m in second.canvas.marker_positions] == [True, False]
+    # Restored work is journaled again: finishing it stores the object.
+    qtbot.keyClick(second.canvas, Qt.Key.Key_Return)
+    _idle(qtbot, second)
+    assert len(Project.load(folder / PROJECT_FILE_NAME).images["b.png"].objects) == 1
+    assert second.errors == first.errors == []
+
+
+def test_a_declined_restore_is_not_offered_again(qtbot, make_window, folder):
+    first = make_window()
+    _open(qtbot, first, folder)
+    _click(qtbot, first, *CENTER)
+    _crash(first)
+
+    second = make_window(restore=False)
+    _open(qtbot, second, folder)
+    assert len(second.asked) == 1 and second.controller.view.clicks == []
+    _crash(second)
+    third = make_window()
+    _open(qtbot, third, folder)
+    assert third.asked == []
+
+
+def test_an_object_whose_save_failed_is_restored_on_reopening(qtbot, make_window, folder,
+                                                               monkeypatch):
+    first = make_window()
+    _open(qtbot, first, folder)
+
+    def full_disk(self):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Project, "save", full_disk)
+        _click(qtbot, first, *CENTER)
+        qtbot.keyClick(first.canvas, Qt.Key.Key_Return)
+        _idle(qtbot, first)
+    assert len(first.controller.current_objects()) == 1
+    assert any("Could not save" in error for error in first.errors)
+    assert not (folder / PROJECT_FILE_NAME).exists()
+    _crash(first)
+
+    second = make_window()
+    messages: list[str] = []
+    second.controller.message.connect(messages.append)
+    _open(qtbot, second, folder)
+    objects = second.controller.current_objects()
+    assert len(objects) == 1 and second.controller.category_name(objects[0]) == "disk"
+    assert np.array_equal(objects[0].mask, first.controller.current_objects()[0].mask)
+    assert second.asked == []  # the object was finished: nothing in progress to offer
+    assert any("Restored 1 object" in message for message in messages)
+    assert len(Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects) == 1
+
+
+def test_save_as_moves_the_journal_beside_the_new_file(qtbot, make_window, folder, tmp_path):
+    win = make_window()
+    _open(qtbot, win, folder)
+    _click(qtbot, win, *CENTER)
+    old = journal_path(win.controller.project.path)
+    assert old.exists()
+    new_path = tmp_path / "elsewhere" / "project.json"
+    win.controller.save_project_as(new_path)
+    assert not old.exists() and journal_path(new_path).exists()
+    _crash(win)
+    again = make_window()
+    _open_with_project(qtbot, again, folder, new_path)
+    assert again.asked == [InProgress("a.png", [Click(*CENTER, True)])]
+
+
+def _open_with_project(qtbot, win: MainWindow, folder: Path, project: Path) -> None:
+    assert win.open_folder(folder, project)
+    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    _idle(qtbot, win)
