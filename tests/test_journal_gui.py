@@ -170,3 +170,16 @@ def _open_with_project(qtbot, win: MainWindow, folder: Path, project: Path) -> N
     assert win.open_folder(folder, project)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
     _idle(qtbot, win)
+
+
+def test_a_journal_that_cannot_be_replayed_is_set_aside(qtbot, make_window, folder):
+    journal = journal_path(folder / PROJECT_FILE_NAME)
+    journal.write_text('{"format": "clickmask-journal", "version": 1, "project": "/elsewhere"}\n'
+                       '{"t": "progress", "file": "a.png", "clicks": [[1, 2, true]]}\n')
+    win = make_window()
+    _open(qtbot, win, folder)
+    assert win.asked == []
+    assert len(win.errors) == 1 and "belongs to the project '/elsewhere'" in win.errors[0]
+    kept = list(folder.glob(journal.name + ".unreadable-*"))
+    assert len(kept) == 1 and "/elsewhere" in kept[0].read_text()
+    assert journal.exists() and str(kept[0]) in win.errors[0]
