@@ -178,16 +178,26 @@ class _BRSPredictor(RITMPredictor):
     def _clear_cache(self) -> None:
         pass
 
-    def _optimise(self, objective: _Objective, x0: np.ndarray, n_clicks: int) -> np.ndarray:
-        """Run L-BFGS-B from ``x0`` (from the 2nd click on) and return the final variables."""
-        if n_clicks > self.settings.optimize_after_n_clicks:
+    def _refine(self, logits_fn: Callable[..., torch.Tensor],
+                unpack: Callable[[torch.Tensor], tuple[tuple, torch.Tensor]], x0: np.ndarray,
+                click_lists: list[list[Click]], size: tuple[int, int]
+                ) -> tuple[np.ndarray, torch.Tensor]:
+        """Optimise the variables from ``x0`` (from the 2nd click on) so that the clicks are
+        obeyed; returns the final variables and the logits to show: the lowest-loss
+        evaluation's, or the head at ``x0`` when nothing was optimised."""
+        pos, neg = click_squares(click_lists, size, self.device)
+        objective = _Objective(logits_fn, unpack, pos, neg, self.settings, self.device)
+        if len(click_lists[0]) > self.settings.optimize_after_n_clicks:
             s = self.settings
             x0, _, _ = fmin_l_bfgs_b(func=objective, x0=x0, m=s.lbfgs_m, factr=s.lbfgs_factr,
                                      pgtol=s.lbfgs_pgtol, maxfun=s.max_evaluations,
                                      maxiter=2 * s.max_evaluations)
         self.evaluations += len(objective.losses)
         self.losses += objective.losses
-        return x0
+        if objective.best_logits is not None:
+            return x0, objective.best_logits
+        head_args, _ = unpack(torch.from_numpy(x0).to(self.device))
+        return x0, logits_fn(*head_args)
 
 
 class FeatureBRSPredictor(_BRSPredictor):
@@ -240,13 +250,9 @@ class FeatureBRSPredictor(_BRSPredictor):
                                               + self.settings.reg_bias_weight * torch.sum(bias ** 2))
             return (1 + scale, bias), reg
 
-        pos, neg = click_squares(click_lists, tuple(size), self.device)
-        objective = _Objective(logits_fn, unpack, pos, neg, self.settings, self.device)
-        self._opt_data = self._optimise(objective, self._opt_data, n_clicks)
-        if objective.best_logits is not None:
-            return objective.best_logits
-        head_args, _ = unpack(torch.from_numpy(self._opt_data).to(self.device))
-        return logits_fn(*head_args)
+        self._opt_data, logits = self._refine(logits_fn, unpack, self._opt_data, click_lists,
+                                              tuple(size))
+        return logits
 
 
 class InputBRSPredictor(_BRSPredictor):
@@ -284,11 +290,7 @@ class InputBRSPredictor(_BRSPredictor):
                 bias = torch.cat((bias, torch.flip(bias, dims=[3])), dim=0)
             return (bias,), self.settings.reg_weight * torch.sum(bias ** 2)
 
-        pos, neg = click_squares(click_lists, tuple(size), self.device)
-        objective = _Objective(logits_fn, unpack, pos, neg, self.settings, self.device)
-        x = self._optimise(objective, self._opt_data.cpu().numpy().ravel(), len(click_lists[0]))
+        x, logits = self._refine(logits_fn, unpack, self._opt_data.cpu().numpy().ravel(),
+                                 click_lists, tuple(size))
         self._opt_data = torch.from_numpy(x).view(shape).to(self.device)
-        if objective.best_logits is not None:
-            return objective.best_logits
-        head_args, _ = unpack(self._opt_data)
-        return logits_fn(*head_args)
+        return logits

@@ -24,15 +24,6 @@ class DeeplabModel(ISModel):
         return {"instances": self.head(self.feature_extractor(x, coord_features))}
 
     # f-BRS: A after c4, B after ASPP (the decoder input), C after the decoder.
-    def brs_insertion(self, brs_mode: str) -> str:
-        return self.feature_extractor.brs_insertion(brs_mode)
-
-    def brs_channels(self, insertion: str) -> int:
-        return self.feature_extractor.brs_channels(insertion)
-
-    def backbone_brs_features(self, x, coord_features, insertion):
-        return self.feature_extractor.brs_features(x, coord_features, insertion)
-
     def brs_head(self, features, scale: torch.Tensor, bias: torch.Tensor,
                  insertion: str) -> torch.Tensor:
         return self.head(self.feature_extractor.brs_decode(features, scale, bias, insertion))

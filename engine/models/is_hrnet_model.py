@@ -30,15 +30,6 @@ class HRNetModel(ISModel):
         return {"instances": out, "instances_aux": out_aux}
 
     # f-BRS: A and B both act on the HRNet concat features; C before cls_head.
-    def brs_insertion(self, brs_mode: str) -> str:
-        return self.feature_extractor.brs_insertion(brs_mode)
-
-    def brs_channels(self, insertion: str) -> int:
-        return self.feature_extractor.brs_channels(insertion)
-
-    def backbone_brs_features(self, x, coord_features, insertion):
-        return self.feature_extractor.brs_features(x, coord_features, insertion)
-
     def brs_head(self, features: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor,
                  insertion: str) -> torch.Tensor:
         return self.feature_extractor.brs_head(features * scale + bias, insertion)

@@ -130,14 +130,18 @@ class ISModel(nn.Module):
                                                      mode="bilinear", align_corners=True)
         return outputs
 
-    # -- f-BRS hooks (engine/inference/brs.py) ---------------------------------------------
+    # -- f-BRS hooks (engine/inference/brs.py); the feature extractor knows its insertion
+    # points, subclasses add ``brs_head`` ------------------------------------------------
+    def brs_insertion(self, brs_mode: str) -> str:
+        """Where ``brs_mode``'s scale and bias act in this architecture."""
+        return self.feature_extractor.brs_insertion(brs_mode)
+
+    def brs_channels(self, insertion: str) -> int:
+        return self.feature_extractor.brs_channels(insertion)
+
     def brs_features(self, image: torch.Tensor, points: torch.Tensor, insertion: str):
         """Everything computed before the f-BRS insertion point (cached between evaluations)."""
-        return self.backbone_brs_features(*self.encode_input(image, points), insertion)
-
-    def backbone_brs_features(self, x: torch.Tensor, coord_features: Optional[torch.Tensor],
-                              insertion: str):
-        raise NotImplementedError
+        return self.feature_extractor.brs_features(*self.encode_input(image, points), insertion)
 
 
 def constructor_params(model_class: type) -> set[str]:
