@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-BRS_MODES = ("NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C", "RGB-BRS", "DistMap-BRS")
+from engine.inference.options import BRS_MODES
 DAVIS_ZOOM_SIZE = 600  # the official evaluation zooms DAVIS's large frames to 600 px
 
 

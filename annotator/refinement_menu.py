@@ -9,7 +9,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 
-from engine.inference.brs import BRS_MODES
+from engine.inference.brs import brs_predictor_class
+from engine.inference.options import BRS_MODES
 from engine.inference.options import InferenceOptions
 from annotator.controller import SessionController
 
@@ -21,9 +22,6 @@ _DESCRIPTIONS = {
     "RGB-BRS": "Optimise a correction of the image itself (slow: the whole network per step)",
     "DistMap-BRS": "Optimise a correction of the click maps (slow: the whole network per step)",
 }
-# The official BRS predictors' click limits: later clicks act through the loss only.
-_DEFAULT_LIMITS = {"RGB-BRS": 5, "DistMap-BRS": 5}
-
 
 def saved_options() -> InferenceOptions:
     """The refinement options saved by a previous run (the defaults on a first run)."""
@@ -40,6 +38,12 @@ def _save(options: InferenceOptions) -> None:
     settings.setValue("inference/brs_mode", options.brs_mode)
     settings.setValue("inference/net_clicks_limit", options.net_clicks_limit or 0)
     settings.setValue("inference/lbfgs_max_evals", options.lbfgs_max_evals)
+
+
+def _clicks_limit(options: InferenceOptions) -> int:
+    """The network-clicks limit a BRS mode runs with (its official default when unset)."""
+    return (options.net_clicks_limit
+            or brs_predictor_class(options.brs_mode).default_net_clicks_limit)
 
 
 class RefinementMenu(QMenu):
@@ -75,8 +79,8 @@ class RefinementMenu(QMenu):
         options = self.controller.options
         self.mode_actions[options.brs_mode].setChecked(True)
         refining = options.brs_mode != "NoBRS"
-        limit = options.net_clicks_limit or _DEFAULT_LIMITS.get(options.brs_mode, 8)
-        self.limit_action.setText(f"Network &Clicks: {limit if refining else 'all'}…")
+        limit = _clicks_limit(options) if refining else "all"
+        self.limit_action.setText(f"Network &Clicks: {limit}…")
         self.limit_action.setEnabled(refining)
         self.evaluations_action.setText(f"L-BFGS &Evaluations: {options.lbfgs_max_evals}…")
         self.evaluations_action.setEnabled(refining)
@@ -90,8 +94,8 @@ class RefinementMenu(QMenu):
 
     def choose_limit(self) -> None:
         options = self.controller.options
-        current = options.net_clicks_limit or _DEFAULT_LIMITS.get(options.brs_mode, 8)
-        value = self.ask_int("Network clicks", "Clicks that reach the network:", current, 1, 100)
+        value = self.ask_int("Network clicks", "Clicks that reach the network:",
+                             _clicks_limit(options), 1, 100)
         if value is not None:
             self._apply(replace(options, net_clicks_limit=value))
 

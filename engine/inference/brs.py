@@ -27,11 +27,8 @@ import torch.nn.functional as F
 from scipy.optimize import fmin_l_bfgs_b
 
 from engine.clicks import Click
+from engine.inference.options import BRS_MODES, INPUT_MODES
 from engine.inference.ritm import RITMPredictor, RITMState
-
-FEATURE_MODES = ("f-BRS-A", "f-BRS-B", "f-BRS-C")
-INPUT_MODES = ("RGB-BRS", "DistMap-BRS")
-BRS_MODES = ("NoBRS", *FEATURE_MODES, *INPUT_MODES)
 
 
 @dataclass(frozen=True)
@@ -147,10 +144,18 @@ class _BRSPredictor(RITMPredictor):
 
     channels_last = False
 
+    modes: tuple[str, ...] = ()
+    default_net_clicks_limit = 8  # the official predictor's, for this family's modes
+
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
-                 settings: BRSSettings = BRSSettings(), net_clicks_limit: int | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(model, device, net_clicks_limit=net_clicks_limit, **kwargs)
+                 brs_mode: str | None = None, settings: BRSSettings = BRSSettings(),
+                 net_clicks_limit: int | None = None, **kwargs: Any) -> None:
+        brs_mode = brs_mode or self.modes[0]
+        if brs_mode not in self.modes:
+            raise ValueError(f"{type(self).__name__} runs {self.modes}, not {brs_mode!r}")
+        super().__init__(model, device, net_clicks_limit=net_clicks_limit
+                         or self.default_net_clicks_limit, **kwargs)
+        self.brs_mode = brs_mode
         self.settings = settings
         self._opt_data: Any = None
         self.evaluations = 0  # objective evaluations in the last predict
@@ -210,14 +215,10 @@ class FeatureBRSPredictor(_BRSPredictor):
     """
 
     name = "ritm-fbrs"
+    modes = ("f-BRS-B", "f-BRS-A", "f-BRS-C")  # the first is the default
 
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
-                 brs_mode: str = "f-BRS-B", net_clicks_limit: int | None = 8,
-                 **kwargs: Any) -> None:
-        if brs_mode not in FEATURE_MODES:
-            raise ValueError(f"unknown f-BRS mode {brs_mode!r}; expected one of {FEATURE_MODES}")
-        super().__init__(model, device, net_clicks_limit=net_clicks_limit, **kwargs)
-        self.brs_mode = brs_mode
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._features: Any = None
 
     def _clear_cache(self) -> None:
@@ -260,14 +261,8 @@ class InputBRSPredictor(_BRSPredictor):
     reset whenever the network's view changes (a new zoom box)."""
 
     name = "ritm-input-brs"
-
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
-                 brs_mode: str = "RGB-BRS", net_clicks_limit: int | None = 5,
-                 **kwargs: Any) -> None:
-        if brs_mode not in INPUT_MODES:
-            raise ValueError(f"unknown input BRS mode {brs_mode!r}; expected one of {INPUT_MODES}")
-        super().__init__(model, device, net_clicks_limit=net_clicks_limit, **kwargs)
-        self.brs_mode = brs_mode
+    modes = INPUT_MODES
+    default_net_clicks_limit = 5
 
     def _net_logits(self, model: torch.nn.Module, image_nd: torch.Tensor,
                     click_lists: list[list[Click]], image_changed: bool) -> torch.Tensor:
@@ -294,3 +289,11 @@ class InputBRSPredictor(_BRSPredictor):
                                  click_lists, tuple(size))
         self._opt_data = torch.from_numpy(x).view(shape).to(self.device)
         return logits
+
+
+def brs_predictor_class(brs_mode: str) -> type[_BRSPredictor]:
+    """The predictor that runs ``brs_mode`` (any of ``BRS_MODES`` but NoBRS)."""
+    for cls in (FeatureBRSPredictor, InputBRSPredictor):
+        if brs_mode in cls.modes:
+            return cls
+    raise ValueError(f"unknown BRS mode {brs_mode!r}; expected one of {BRS_MODES}")

@@ -19,8 +19,7 @@ PredictorFactory = Callable[[list[CheckpointInfo], torch.device, InferenceOption
 def _ritm(infos: list[CheckpointInfo], device: torch.device,
           options: InferenceOptions) -> Predictor:
     """RITM and original f-BRS checkpoints: NoBRS or one of the BRS modes."""
-    from engine.inference.brs import (FEATURE_MODES, INPUT_MODES, BRSSettings,
-                                      FeatureBRSPredictor, InputBRSPredictor)
+    from engine.inference.brs import BRSSettings, brs_predictor_class
     from engine.inference.ritm import RITMPredictor
     from engine.inference.zoom import ZoomIn
 
@@ -32,14 +31,14 @@ def _ritm(infos: list[CheckpointInfo], device: torch.device,
     if len(models) > 1:
         raise CheckpointError(f"{infos[0].title} is an ensemble, which runs only without BRS "
                               "(as official): choose NoBRS")
-    settings = BRSSettings(max_evaluations=options.lbfgs_max_evals)
-    for modes, predictor, default_limit in ((FEATURE_MODES, FeatureBRSPredictor, 8),
-                                            (INPUT_MODES, InputBRSPredictor, 5)):
-        if options.brs_mode in modes:
-            limit = options.net_clicks_limit or default_limit
-            return predictor(models[0], device, brs_mode=options.brs_mode, settings=settings,
-                             net_clicks_limit=limit, **common)
-    raise CheckpointError(f"unknown BRS mode {options.brs_mode!r}")
+    try:
+        predictor = brs_predictor_class(options.brs_mode)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    # A None limit takes the mode's official default (8 or 5).
+    return predictor(models[0], device, brs_mode=options.brs_mode,
+                     settings=BRSSettings(max_evaluations=options.lbfgs_max_evals),
+                     net_clicks_limit=options.net_clicks_limit, **common)
 
 
 def _focalclick(infos: list[CheckpointInfo], device: torch.device,

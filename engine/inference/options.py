@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from engine.inference.taiz import TAIZConfig
 
+# Backpropagating refinement modes of RITM and f-BRS models (engine.inference.brs).
+FEATURE_MODES = ("f-BRS-A", "f-BRS-B", "f-BRS-C")
+INPUT_MODES = ("RGB-BRS", "DistMap-BRS")
+BRS_MODES = ("NoBRS", *FEATURE_MODES, *INPUT_MODES)
+
 
 @dataclass(frozen=True)
 class InferenceOptions:

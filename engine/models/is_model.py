@@ -16,9 +16,6 @@ from torch import nn
 
 from engine.models.ops import DistMaps, ScaleLayer
 
-# f-BRS modes -> where their scale/bias vectors act, per architecture (specs/ritm.md §4.1).
-BRS_FEATURE_MODES = ("f-BRS-A", "f-BRS-B", "f-BRS-C")
-
 
 class ISModel(nn.Module):
     """Click-conditioned segmentation network; subclasses add ``feature_extractor``.
