@@ -37,3 +37,26 @@ def collect_qt_garbage(request):
     yield
     if request.node.get_closest_marker("gui"):
         gc.collect()
+
+
+@pytest.fixture
+def open_window(qtbot, monkeypatch, request):
+    """Factory: a shown main window on ``controller`` whose dialogs answer without a user
+    (category ``category``, discard the object in progress, errors kept in ``win.errors``).
+    Its worker is stopped at teardown even if the test's own setup fails: a controller
+    collected while its thread runs aborts the whole test process."""
+    from annotator.main_window import MainWindow  # Qt loads for GUI tests only
+
+    def make(controller, category: str = "thing"):
+        win = MainWindow(controller)
+        request.addfinalizer(controller.shutdown)
+        monkeypatch.setattr(win, "ask_category", lambda: category)
+        monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
+        win.errors = []
+        monkeypatch.setattr(win, "show_error", win.errors.append)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        win.activateWindow()
+        return win
+    return make

@@ -42,19 +42,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
-    win = MainWindow(SessionController())
-    monkeypatch.setattr(win, "ask_category", lambda: "ball")
-    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
-    errors: list[str] = []
-    monkeypatch.setattr(win, "show_error", errors.append)
-    win.errors = errors
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    yield win
-    win.controller.shutdown()
+def window(open_window):
+    return open_window(SessionController(), category="ball")
 
 
 def _idle(qtbot, win: MainWindow) -> None:
@@ -329,7 +318,8 @@ def test_keyboard_stays_with_the_canvas_after_using_the_panels(
 
 
 def test_model_menu_switches_to_a_registered_ritm_model(qtbot, monkeypatch, window: MainWindow,
-                                                        folder: Path, shared_dir: Path) -> None:
+                                                        folder: Path, shared_dir: Path,
+                                                        open_window) -> None:
     import shutil
 
     from weights import MODELS, checkpoint_path
@@ -338,11 +328,7 @@ def test_model_menu_switches_to_a_registered_ritm_model(qtbot, monkeypatch, wind
     assert not window.model_actions[entry.name].isEnabled()  # not downloaded yet
     shutil.copy(shared_dir / "golden/ritm/ritm_hrnet18s_itermask_synthetic.pth",
                 checkpoint_path(entry))
-    other = MainWindow(SessionController())  # menus are built from what is on disk
-    monkeypatch.setattr(other, "ask_leave_object", lambda: "discard")
-    monkeypatch.setattr(other, "show_error", window.errors.append)
-    qtbot.addWidget(other)
-    other.show()
+    other = open_window(SessionController())  # menus are built from what is on disk
     assert other.model_actions[entry.name].isEnabled()
     _open(qtbot, other, folder)
     other.choose_model(entry.name)
@@ -351,4 +337,4 @@ def test_model_menu_switches_to_a_registered_ritm_model(qtbot, monkeypatch, wind
     assert "RITM" in other.engine_label.text()
     _click(qtbot, other, *DISK_CENTER)
     assert other.controller.view.mask is not None
-    assert window.errors == []
+    assert window.errors == [] and other.errors == []

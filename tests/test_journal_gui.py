@@ -29,31 +29,19 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_window(qtbot, monkeypatch):
-    windows: list[MainWindow] = []
-
+def make_window(monkeypatch, open_window):
     def make(restore: bool = True) -> MainWindow:
-        win = MainWindow(SessionController())
+        win = open_window(SessionController(), category="disk")
         win.asked: list[InProgress] = []
-        win.errors: list[str] = []
 
         def ask_restore(state: InProgress) -> bool:
             win.asked.append(state)
             return restore
 
         monkeypatch.setattr(win, "ask_restore", ask_restore)
-        monkeypatch.setattr(win, "ask_category", lambda: "disk")
-        monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
-        monkeypatch.setattr(win, "show_error", win.errors.append)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitExposed(win)
-        windows.append(win)
         return win
 
-    yield make
-    for win in windows:
-        win.controller.shutdown()
+    return make
 
 
 def _idle(qtbot, win: MainWindow) -> None:

@@ -38,18 +38,12 @@ def errors(monkeypatch) -> list[str]:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, errors):
-    win = MainWindow(SessionController())
-    monkeypatch.setattr(win, "ask_category", lambda: "ball")
-    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
-    monkeypatch.setattr(win, "show_error", errors.append)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+def window(monkeypatch, open_window, errors):
+    win = open_window(SessionController(), category="ball")
+    monkeypatch.setattr(win, "show_error", errors.append)  # one list with the dialog's
     yield win
     if win.model_manager is not None:
         win.model_manager.stop()
-    win.controller.shutdown()
 
 
 @pytest.fixture

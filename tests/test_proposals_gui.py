@@ -30,24 +30,14 @@ def _nested_image() -> np.ndarray:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, tmp_path: Path):
+def window(qtbot, monkeypatch, open_window, tmp_path: Path):
     cv2.imwrite(str(tmp_path / "nested.png"), _nested_image()[..., ::-1])
-    win = MainWindow(SessionController())
-    monkeypatch.setattr(win, "ask_category", lambda: "thing")
-    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
+    win = open_window(SessionController())
     monkeypatch.setattr(win, "ask_taiz_schedule", lambda start, max_clicks: (1, 4))
-    errors: list[str] = []
-    monkeypatch.setattr(win, "show_error", errors.append)
-    win.errors = errors
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
     _idle(qtbot, win)
-    yield win
-    win.controller.shutdown()
+    return win
 
 
 def _idle(qtbot, win: MainWindow) -> None:

@@ -11,7 +11,6 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from annotator.controller import SessionController
-from annotator.main_window import MainWindow
 from annotator.refinement_menu import saved_options
 from weights import registry
 
@@ -20,23 +19,13 @@ MODEL = "ritm-hrnet18s-cocolvis-itm"
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, request, tmp_path: Path, shared_dir: Path):
+def window(qtbot, open_window, tmp_path: Path, shared_dir: Path):
     QSettings().clear()
     shutil.copy(shared_dir / "golden/ritm/ritm_hrnet18s_itermask_synthetic.pth",
                 registry.checkpoint_path(registry.MODELS[MODEL]))
     image = cv2.imread(str(shared_dir / "golden/ritm/img_a.png"))
     cv2.imwrite(str(tmp_path / "a.png"), image)
-    win = MainWindow(SessionController(model=MODEL, device="cpu"))
-    # Stop the worker even if the setup below times out: a controller collected while its
-    # thread still runs aborts the whole test process.
-    request.addfinalizer(win.controller.shutdown)
-    monkeypatch.setattr(win, "ask_category", lambda: "thing")
-    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
-    errors: list[str] = []
-    monkeypatch.setattr(win, "show_error", errors.append)
-    win.errors = errors
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(SessionController(model=MODEL, device="cpu"))
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None and not win.controller.busy,
                     timeout=60000)

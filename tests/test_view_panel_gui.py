@@ -46,20 +46,6 @@ class _RampPredictor:
         pass
 
 
-def _window(qtbot, monkeypatch, request) -> MainWindow:
-    win = MainWindow(SessionController(model="ramp"))
-    request.addfinalizer(win.controller.shutdown)
-    monkeypatch.setattr(win, "ask_category", lambda: "thing")
-    monkeypatch.setattr(win, "ask_leave_object", lambda: "discard")
-    errors: list[str] = []
-    monkeypatch.setattr(win, "show_error", errors.append)
-    win.errors = errors
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
-
-
 @pytest.fixture
 def predictor(monkeypatch) -> _RampPredictor:
     predictor = _RampPredictor()
@@ -69,11 +55,11 @@ def predictor(monkeypatch) -> _RampPredictor:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, request, tmp_path: Path, predictor):
+def window(qtbot, request, open_window, tmp_path: Path, predictor):
     QSettings().clear()
     request.addfinalizer(QSettings().clear)  # other tests start from the defaults
     cv2.imwrite(str(tmp_path / "a.png"), np.full((*SHAPE, 3), 90, np.uint8))
-    win = _window(qtbot, monkeypatch, request)
+    win = open_window(SessionController(model="ramp"))
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
     _idle(qtbot, win)
@@ -185,7 +171,7 @@ def test_outline_mode_applies_to_finished_objects(qtbot, window) -> None:
     assert filled > 0 and outlined == 0
 
 
-def test_view_settings_survive_a_new_window(qtbot, monkeypatch, request, window) -> None:
+def test_view_settings_survive_a_new_window(qtbot, open_window, window) -> None:
     panel = window.view_panel
     panel.threshold_slider.setValue(70)
     panel.opacity_slider.setValue(80)
@@ -193,7 +179,7 @@ def test_view_settings_survive_a_new_window(qtbot, monkeypatch, request, window)
     _toggle(qtbot, panel.boundary_box)
     _toggle(qtbot, panel.probability_box)
 
-    other = _window(qtbot, monkeypatch, request)
+    other = open_window(SessionController(model="ramp"))
     restored = other.view_panel
     assert (restored.threshold_slider.value(), restored.opacity_slider.value(),
             restored.radius_slider.value()) == (70, 80, 9)
@@ -204,12 +190,12 @@ def test_view_settings_survive_a_new_window(qtbot, monkeypatch, request, window)
             canvas.show_probability) == (0.8, 9, True, True)
 
 
-def test_unreadable_saved_settings_fall_back_to_defaults(qtbot, monkeypatch, request,
+def test_unreadable_saved_settings_fall_back_to_defaults(qtbot, request, open_window,
                                                          predictor) -> None:
     QSettings().clear()
     request.addfinalizer(QSettings().clear)
     QSettings().setValue("view/threshold", "lots")
     QSettings().setValue("view/marker_radius", 500)
-    win = _window(qtbot, monkeypatch, request)
+    win = open_window(SessionController(model="ramp"))
     assert win.view_panel.threshold_slider.value() == 49
     assert win.view_panel.radius_slider.value() == 20
