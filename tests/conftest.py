@@ -26,6 +26,10 @@ def clickmask_home(tmp_path_factory, monkeypatch) -> Path:
     """Keep settings, weights and projects of every test out of the user's directories."""
     home = tmp_path_factory.mktemp("clickmask_home")
     monkeypatch.setenv("CLICKMASK_HOME", str(home))
+    # QSettings too: a test that clears or writes settings must not reach another's.
+    from PySide6.QtCore import QSettings
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(home / "config"))
     return home
 
 
