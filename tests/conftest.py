@@ -64,3 +64,23 @@ def open_window(qtbot, monkeypatch, request):
         win.activateWindow()
         return win
     return make
+
+
+@pytest.fixture
+def file_server(monkeypatch):
+    """Factory: a local HTTP(S) server of ``files`` (URL path -> bytes; ``certificate`` as
+    FileServer takes it), closed at teardown. Proxies configured on the machine are
+    cleared: the server is on 127.0.0.1."""
+    from file_server import FileServer
+
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    servers = []
+
+    def make(files: dict[str, bytes], certificate: str | None = None) -> FileServer:
+        servers.append(FileServer(files, certificate))
+        return servers[-1]
+    yield make
+    for server in servers:
+        server.close()

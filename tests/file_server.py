@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -101,3 +102,10 @@ class FileServer:
                     pass  # the client went away (a cancelled download)
 
         return Handler
+
+
+def git_blob_id(path) -> str:
+    """The git blob id of the file at ``path``, computed by git itself (the registry's
+    integrity value of files published in git repositories)."""
+    return subprocess.run(["git", "hash-object", str(path)], check=True, capture_output=True,
+                          text=True).stdout.strip()

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from file_server import FileServer
+from file_server import FileServer, git_blob_id
 from weights import MODELS, checkpoint_path, registry
 from weights.download import (ChecksumMismatch, DownloadCancelled, DownloadError, download,
                               part_path)
@@ -24,14 +24,6 @@ SEGFORMER_FILE = "golden/focalclick/segformerB0_S2_synthetic.pth"
 HRNET_FC_FILE = "golden/focalclick/hrnet18s_S2_synthetic.pth"
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch) -> None:
-    """The test server is local: a proxy configured on the machine must not be used."""
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                 "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture(scope="module")
 def golden(shared_dir: Path) -> dict[str, bytes]:
     return {"/ritm.pth": (shared_dir / RITM_FILE).read_bytes(),
@@ -40,18 +32,15 @@ def golden(shared_dir: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def server(golden: dict[str, bytes]):
-    srv = FileServer(dict(golden))
-    yield srv
-    srv.close()
+def server(file_server, golden: dict[str, bytes]) -> FileServer:
+    return file_server(dict(golden))
 
 
 @pytest.fixture
 def ritm_entry(shared_dir: Path) -> registry.ModelEntry:
     """The HRNet-18s entry with the golden file's git blob id, computed by git itself."""
-    blob = subprocess.run(["git", "hash-object", str(shared_dir / RITM_FILE)], check=True,
-                          capture_output=True, text=True).stdout.strip()
-    return dataclasses.replace(MODELS["ritm-hrnet18s-cocolvis-itm"], git_blob=blob)
+    return dataclasses.replace(MODELS["ritm-hrnet18s-cocolvis-itm"],
+                               git_blob=git_blob_id(shared_dir / RITM_FILE))
 
 
 def test_full_download_is_verified_by_git_blob_id(server, golden, ritm_entry) -> None:
@@ -171,8 +160,8 @@ def test_http_404_says_the_file_is_not_there(server, ritm_entry) -> None:
     assert not part_path(checkpoint_path(ritm_entry)).exists()
 
 
-def test_a_refused_connection_is_explained(tmp_path: Path) -> None:
-    srv = FileServer({})
+def test_a_refused_connection_is_explained(file_server, tmp_path: Path) -> None:
+    srv = file_server({})
     url = srv.url("/x.pth")
     srv.close()  # nothing listens on that port any more
     with pytest.raises(DownloadError, match="refused the connection"):
@@ -216,18 +205,15 @@ def test_cancel_while_the_server_sends_nothing(server, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
-def test_an_untrusted_certificate_is_a_tls_error(golden, tmp_path: Path) -> None:
+def test_an_untrusted_certificate_is_a_tls_error(file_server, golden, tmp_path: Path) -> None:
     pem = tmp_path / "self-signed.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-keyout", str(pem), "-out", str(pem)],
                    check=True, capture_output=True)
-    srv = FileServer(dict(golden), certificate=str(pem))
-    try:
-        with pytest.raises(DownloadError, match="TLS error: the certificate of 127.0.0.1.*"
-                                                "could not be verified"):
-            download(srv.url("/ritm.pth"), tmp_path / "ritm.pth")
-    finally:
-        srv.close()
+    srv = file_server(dict(golden), certificate=str(pem))
+    with pytest.raises(DownloadError, match="TLS error: the certificate of 127.0.0.1.*"
+                                            "could not be verified"):
+        download(srv.url("/ritm.pth"), tmp_path / "ritm.pth")
     assert not (tmp_path / "ritm.pth").exists()
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from PySide6.QtCore import Qt
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from annotator.model_manager import COLUMNS, ModelManagerDialog
-from file_server import FileServer
+from file_server import FileServer, git_blob_id
 from weights import MODELS, checkpoint_path
 from weights.download import part_path
 from weights.registry import engine_unavailable_reason
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.gui
 RITM = "ritm-hrnet18s-cocolvis-itm"
 RITM_FILE = "golden/ritm/ritm_hrnet18s_itermask_synthetic.pth"
 SEGFORMER_FILE = "golden/focalclick/segformerB0_S2_synthetic.pth"
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch) -> None:
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                 "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -47,18 +39,14 @@ def window(monkeypatch, open_window, errors):
 
 
 @pytest.fixture
-def server(shared_dir: Path):
-    srv = FileServer({"/ritm.pth": (shared_dir / RITM_FILE).read_bytes()})
-    yield srv
-    srv.close()
+def server(file_server, shared_dir: Path) -> FileServer:
+    return file_server({"/ritm.pth": (shared_dir / RITM_FILE).read_bytes()})
 
 
 @pytest.fixture
 def served_ritm(monkeypatch, server, shared_dir: Path):
     """The HRNet-18s entry downloading the golden file (its git blob id by git itself)."""
-    blob = subprocess.run(["git", "hash-object", str(shared_dir / RITM_FILE)], check=True,
-                          capture_output=True, text=True).stdout.strip()
-    entry = dataclasses.replace(MODELS[RITM], git_blob=blob,
+    entry = dataclasses.replace(MODELS[RITM], git_blob=git_blob_id(shared_dir / RITM_FILE),
                                 download_url=server.url("/ritm.pth"))
     monkeypatch.setitem(MODELS, RITM, entry)
     return entry
