@@ -77,20 +77,22 @@ class ReviewQueue:
         self._index = {item.object_id: i for i, item in enumerate(self.items)}
 
     @classmethod
-    def from_project(cls, project: Project, file_name: str | None = None) -> ReviewQueue:
-        """The queue of image ``file_name``, or of every image in the folder (None).
+    def from_project(cls, project: Project) -> ReviewQueue:
+        """The queue of every image in the folder (:meth:`only` narrows it to one image).
 
         Images that left the folder are not in it: their objects cannot be shown.
         """
-        entries = [entry for entry in project.present_images()
-                   if file_name is None or entry.file_name == file_name]
         items = []
-        for entry in entries:
+        for entry in project.present_images():
             for obj in sorted(entry.objects, key=lambda o: o.id):
                 if obj.review is not None:
                     items.append(ReviewItem(entry.file_name, obj.id, obj.review.outcome,
                                             project.category(obj.category_id).name))
         return cls(items)
+
+    def only(self, file_name: str) -> ReviewQueue:
+        """The queue of image ``file_name`` alone."""
+        return ReviewQueue([item for item in self.items if item.file_name == file_name])
 
     def __len__(self) -> int:
         return len(self.items)

@@ -50,8 +50,8 @@ def test_queue_holds_imported_objects_in_image_then_id_order(project: Project) -
     assert [item.file_name for item in queue.items] == ["a.png", "a.png", "b.png"]
     assert all(item.outcome == "pending" for item in queue.items)
     assert queue.item(9).category == "dog"
-    assert _ids(ReviewQueue.from_project(project, "a.png")) == [4, 9]
-    assert len(ReviewQueue.from_project(project, "c.png")) == 0
+    assert _ids(ReviewQueue.from_project(project).only("a.png")) == [4, 9]
+    assert len(ReviewQueue.from_project(project).only("c.png")) == 0
 
 
 def test_next_and_previous_with_and_without_skipping_done(project: Project) -> None:
@@ -211,11 +211,11 @@ def test_import_starts_pending_and_reimport_does_not_revive_rejected(project: Pr
                          "segmentation": [[30, 2, 38, 2, 38, 10, 30, 10]]}],
         "categories": [{"id": 1, "name": "bird"}]}))
     import_coco(project, coco)
-    assert ReviewQueue.from_project(project, "c.png").item(20).outcome == "pending"
+    assert ReviewQueue.from_project(project).only("c.png").item(20).outcome == "pending"
     reject(project, 20)
     report = import_coco(project, coco)
     assert report.duplicates == 1  # the rejected object is still there: nothing comes back
-    assert ReviewQueue.from_project(project, "c.png").item(20).outcome == "rejected"
+    assert ReviewQueue.from_project(project).only("c.png").item(20).outcome == "rejected"
 
 
 def test_journal_replay_of_a_correction_keeps_the_imported_mask(project: Project) -> None:
