@@ -248,7 +248,9 @@ class ImageCanvas(QGraphicsView):
         larger side around it, zooming no closer than MAX_ZOOM."""
         x, y, width, height = box
         pad = margin * max(width, height, 1)
-        rect = QRectF(x - pad, y - pad, width + 2 * pad, height + 2 * pad)
+        # Never beyond the image: a large object is shown no smaller than fitting the image.
+        rect = QRectF(x - pad, y - pad, width + 2 * pad, height + 2 * pad).intersected(
+            self._image_item.boundingRect())
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom_factor() > MAX_ZOOM:
             self.scale(MAX_ZOOM / self.zoom_factor(), MAX_ZOOM / self.zoom_factor())

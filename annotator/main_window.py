@@ -56,6 +56,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self.review_panel = ReviewPanel(self)  # after _connect: its slots run after the window's
         self._add_dock("Review", self.review_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        view_dock = self.findChild(QDockWidget, "dock-view")
+        self.tabifyDockWidget(view_dock, self.findChild(QDockWidget, "dock-review"))
+        view_dock.raise_()  # the Review tab comes forward when there is something to review
         self.apply_view_settings(self.view_panel.settings)
         self.canvas.show_placeholder("Open a folder of images (File > Open Folder…)")
 

@@ -116,7 +116,7 @@ class ObjectsPanel(QWidget):
         self.tree.clear()
         for obj, category in objects:
             source = ("editing…" if obj.id == editing_id else obj.source if obj.review is None
-                      else f"{obj.source} · {obj.review.outcome}")
+                      else f"imported · {obj.review.outcome}")
             item = QTreeWidgetItem([f"#{obj.id}", category, source])
             item.setData(0, Qt.ItemDataRole.UserRole, obj.id)
             item.setIcon(0, color_icon(object_color(obj.id)))

@@ -118,8 +118,9 @@ class ReviewPanel(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            button.setText(f"{item.text().replace('&', '').rstrip('…')} "
-                           f"({item.shortcut().toString()})")
+            # The button shows the icon text (the menu the text): name and key.
+            item.setIconText(f"{item.text().replace('&', '').rstrip('…')} "
+                             f"({item.shortcut().toString()})")
             grid.addWidget(button, index // 2, index % 2)
         return grid
 
@@ -156,7 +157,10 @@ class ReviewPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the queue; keep the object under review, or pick one on this image."""
+        had_items = len(self._queue) > 0
         self._queue = self.controller.review_queue()
+        if len(self._queue) and not had_items and self.parentWidget() is not None:
+            self.parentWidget().raise_()  # the dock's tab: imported objects arrived
         file_name = self.controller.current_file
         item = self.current_item()
         if item is None or (item.file_name != file_name and self._queue.only(file_name or "")):
@@ -180,9 +184,11 @@ class ReviewPanel(QWidget):
             place = (f"{where + 1} of {len(queue)} in the "
                      f"{'folder' if self.whole_folder else 'image'}" if where is not None
                      else "not in this scope")
+            editing = (" · <i>correcting: click, then Space or G to finish</i>"
+                       if item.object_id == self.controller.editing_object_id else "")
             self.status_label.setText(
                 f"<span style='color: {OUTCOME_COLORS[item.outcome]}'><b>{item.outcome}"
-                f"</b></span> · {place}")
+                f"</b></span> · {place}{editing}")
         on_image = item is not None and item.file_name == self.controller.current_file
         for action in (self.accept_action, self.correct_action, self.relabel_action,
                        self.reject_action, self.revert_action):
