@@ -233,6 +233,10 @@ class ReviewPanel(QWidget):
             self.window.go_to(c.files.index(item.file_name))
             if c.current_file != item.file_name:
                 return False
+        elif c.editing_object_id not in (None, item.object_id):
+            # Moving on from a correction in progress: finish, discard or stay, as on leaving.
+            if not self.window._may_leave_object():
+                return False
         self.current = item.object_id
         self.window.objects_panel.select(item.object_id)
         self.refresh()
@@ -291,7 +295,7 @@ class ReviewPanel(QWidget):
 
     def correct_current(self) -> None:
         object_id = self._target()
-        if object_id is not None:
+        if object_id is not None and object_id != self.controller.editing_object_id:
             self.window.correct_object(object_id)
 
     def relabel_current(self) -> None:

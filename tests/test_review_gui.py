@@ -219,3 +219,18 @@ def test_this_image_scope_stays_on_the_image(qtbot, window: MainWindow) -> None:
     assert "All reviewed: 4/4 reviewed: 4 accepted" in window.statusBar().currentMessage()
     _key(qtbot, window, Qt.Key.Key_D)  # the next image: the dock follows
     assert panel.current == 201 and "1 of 1 in the image" in panel.status_label.text()
+
+
+def test_moving_on_from_a_correction_in_progress_asks_first(qtbot, window: MainWindow,
+                                                            monkeypatch) -> None:
+    c, panel = window.controller, window.review_panel
+    answers = ["stay", "discard"]
+    monkeypatch.setattr(window, "ask_leave_object", lambda: answers.pop(0))
+    _key(qtbot, window, Qt.Key.Key_C)
+    _key(qtbot, window, Qt.Key.Key_C)  # again: the correction goes on, nothing is asked
+    assert c.editing_object_id == 101 and answers == ["stay", "discard"]
+    _key(qtbot, window, Qt.Key.Key_N)
+    assert panel.current == 101 and c.editing_object_id == 101  # stayed
+    _key(qtbot, window, Qt.Key.Key_N)
+    assert panel.current == 102 and c.editing_object_id is None  # the correction dropped
+    assert _outcomes(window)[101] == "pending" and answers == []
