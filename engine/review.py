@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.annotations import REVIEW_OUTCOMES, AnnotatedObject, Project, Review
 
 DONE_OUTCOMES = tuple(outcome for outcome in REVIEW_OUTCOMES if outcome != "pending")
 
 
-@dataclass(frozen=True)
-class ReviewItem:
+class ReviewItem(NamedTuple):
     """One imported object as the queue saw it."""
 
     file_name: str
@@ -82,12 +82,13 @@ class ReviewQueue:
 
         Images that left the folder are not in it: their objects cannot be shown.
         """
+        names = {category.id: category.name for category in project.categories}
         items = []
         for entry in project.present_images():
             for obj in sorted(entry.objects, key=lambda o: o.id):
                 if obj.review is not None:
                     items.append(ReviewItem(entry.file_name, obj.id, obj.review.outcome,
-                                            project.category(obj.category_id).name))
+                                            names[obj.category_id]))
         return cls(items)
 
     def only(self, file_name: str) -> ReviewQueue:
@@ -147,8 +148,10 @@ class ReviewQueue:
 
     def counts_by_image(self) -> dict[str, ReviewCounts]:
         """Counts per image, for the images that have imported objects."""
-        names = dict.fromkeys(item.file_name for item in self.items)
-        return {name: self.counts(name) for name in names}
+        by_image: dict[str, list[ReviewItem]] = {}
+        for item in self.items:
+            by_image.setdefault(item.file_name, []).append(item)
+        return {name: ReviewCounts.of(items) for name, items in by_image.items()}
 
 
 # -- decisions -------------------------------------------------------------------------------
