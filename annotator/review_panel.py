@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from engine.annotations import REVIEW_OUTCOMES
 from engine.masks import mask_bbox
@@ -28,11 +29,16 @@ OUTCOME_COLORS = {"pending": "#888888", "accepted": "#3c9a5f", "corrected": "#1e
                   "relabelled": "#b07d00", "rejected": "#d9534f"}
 
 
-class ReviewPanel(QWidget):
-    """The dock's widget; its actions are window shortcuts, so the canvas keeps the focus."""
+class ReviewPanel(QScrollArea):
+    """The dock's widget; its actions are window shortcuts, so the canvas keeps the focus.
+    It scrolls rather than squeezing its rows when the dock is short."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.window = window
         self.controller = window.controller
         self.current: int | None = None  # id of the object under review
@@ -63,7 +69,8 @@ class ReviewPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.scope_box, 1)
         top.addWidget(self.skip_box)
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.title_label)
@@ -72,6 +79,7 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.counts_box)
         layout.addWidget(legend)
         layout.addStretch(1)
+        self.setWidget(content)
 
         c = self.controller
         c.project_opened.connect(self._on_project_opened)
@@ -100,9 +108,9 @@ class ReviewPanel(QWidget):
                                       "fa5s.step-backward", "The previous object to review")
         self.next_action = action("&Next in Queue", self.go_next, ["N"], "fa5s.step-forward",
                                   "The next object to review")
-        self.actions_in_order = (self.accept_action, self.correct_action, self.relabel_action,
-                                 self.reject_action, self.revert_action, self.previous_action,
-                                 self.next_action)
+        self.actions_in_order = (self.accept_action, self.reject_action, self.correct_action,
+                                 self.relabel_action, self.previous_action, self.next_action,
+                                 self.revert_action)
         bar = self.window.menuBar()
         menu = QMenu("&Review", bar)
         menu.setToolTipsVisible(True)
@@ -119,14 +127,15 @@ class ReviewPanel(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             # The button shows the icon text (the menu the text): name and key.
-            item.setIconText(f"{item.text().replace('&', '').rstrip('…')} "
-                             f"({item.shortcut().toString()})")
+            name = item.text().replace("&", "").rstrip("…").removesuffix(" with Clicks")
+            item.setIconText(f"{name.removesuffix(' in Queue')} ({item.shortcut().toString()})")
             grid.addWidget(button, index // 2, index % 2)
         return grid
 
     def _build_counts(self) -> tuple[QGroupBox, dict[tuple[str, str], QLabel]]:
         box = QGroupBox("Outcomes")
         grid = QGridLayout(box)
+        grid.setVerticalSpacing(2)
         labels: dict[tuple[str, str], QLabel] = {}
         for column, title in enumerate(("", "Image", "Folder")):
             grid.addWidget(QLabel(f"<b>{title}</b>"), 0, column)
@@ -139,6 +148,12 @@ class ReviewPanel(QWidget):
                 grid.addWidget(label, row, column)
                 labels[(outcome, scope)] = label
         return box, labels
+
+    def minimumSizeHint(self) -> QSize:
+        # As wide as the content needs (it never scrolls sideways); short docks scroll.
+        width = (self.widget().minimumSizeHint().width()
+                 + self.verticalScrollBar().sizeHint().width())
+        return QSize(width, super().minimumSizeHint().height())
 
     # -- state ------------------------------------------------------------------------------
     @property

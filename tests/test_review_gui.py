@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QInputDialog
