@@ -39,7 +39,7 @@ class ReviewPanel(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.window = window
+        self.main_window = window
         self.controller = window.controller
         self.current: int | None = None  # id of the object under review
         self._queue = ReviewQueue([])  # the whole folder's, as of the last refresh
@@ -90,7 +90,7 @@ class ReviewPanel(QScrollArea):
     # -- construction -----------------------------------------------------------------------
     def _build_actions(self) -> None:
         # Keys chosen away from the window's (A/D, E, F, Del, Esc, Return, Space, 1-3).
-        action = self.window._action
+        action = self.main_window._action
         self.accept_action = action("&Accept", self.accept_current, ["G"], "fa5s.check",
                                     "Accept the imported object as it is (or confirm its "
                                     "correction) and go to the next")
@@ -111,7 +111,7 @@ class ReviewPanel(QScrollArea):
         self.actions_in_order = (self.accept_action, self.reject_action, self.correct_action,
                                  self.relabel_action, self.previous_action, self.next_action,
                                  self.revert_action)
-        bar = self.window.menuBar()
+        bar = self.main_window.menuBar()
         menu = QMenu("&Review", bar)
         menu.setToolTipsVisible(True)
         bar.insertMenu(bar.actions()[-1], menu)  # before Help, the last menu
@@ -222,8 +222,8 @@ class ReviewPanel(QScrollArea):
     def _draw_outline(self, item: ReviewItem | None) -> None:
         c = self.controller
         shown = item is not None and item.file_name == c.current_file and c.image is not None
-        self.window.canvas.set_original_outline(c.imported_mask(item.object_id) if shown
-                                                else None)
+        self.main_window.canvas.set_original_outline(
+            c.imported_mask(item.object_id) if shown else None)
 
     # -- stepping ---------------------------------------------------------------------------
     def go_next(self) -> None:
@@ -245,15 +245,15 @@ class ReviewPanel(QScrollArea):
         False when the user chose to stay with an unfinished object on another image."""
         c = self.controller
         if item.file_name != c.current_file:
-            self.window.go_to(c.files.index(item.file_name))
+            self.main_window.go_to(c.files.index(item.file_name))
             if c.current_file != item.file_name:
                 return False
         elif c.editing_object_id not in (None, item.object_id):
             # Moving on from a correction in progress: finish, discard or stay, as on leaving.
-            if not self.window._may_leave_object():
+            if not self.main_window._may_leave_object():
                 return False
         self.current = item.object_id
-        self.window.objects_panel.select(item.object_id)
+        self.main_window.objects_panel.select(item.object_id)
         self.refresh()
         if c.image is None:
             self._zoom_when_loaded = True  # the canvas fits the image once it arrives
@@ -271,7 +271,7 @@ class ReviewPanel(QScrollArea):
             return
         both = imported | now if now is not None and now.shape == imported.shape else imported
         if both.any():
-            self.window.canvas.zoom_to_box(mask_bbox(both))
+            self.main_window.canvas.zoom_to_box(mask_bbox(both))
 
     # -- decisions --------------------------------------------------------------------------
     def _target(self) -> int | None:
@@ -291,7 +291,7 @@ class ReviewPanel(QScrollArea):
             return
         if self.controller.editing_object_id == object_id:
             # Accepting the correction in progress: finishing marks it corrected.
-            if not self.window.finish_object():
+            if not self.main_window.finish_object():
                 return
         else:
             self.controller.set_review_outcome(object_id, "accepted")
@@ -311,14 +311,14 @@ class ReviewPanel(QScrollArea):
     def correct_current(self) -> None:
         object_id = self._target()
         if object_id is not None and object_id != self.controller.editing_object_id:
-            self.window.correct_object(object_id)
+            self.main_window.correct_object(object_id)
 
     def relabel_current(self) -> None:
         object_id = self._target()
         if object_id is None:
             return
         before = self.current_item()
-        self.window.rename_object(object_id)
+        self.main_window.rename_object(object_id)
         after = self.current_item()
         if after is not None and after.category != before.category:
             self._advance()
@@ -341,4 +341,4 @@ class ReviewPanel(QScrollArea):
             self._zoom_to_current()
 
     def _say(self, text: str) -> None:
-        self.window.statusBar().showMessage(text, 6000)
+        self.main_window.statusBar().showMessage(text, 6000)
