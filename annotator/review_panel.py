@@ -190,8 +190,10 @@ class ReviewPanel(QScrollArea):
         if item is None:
             self.title_label.setText("<b>No imported objects</b>" if not len(self._queue) else
                                      "<b>No imported object on this image</b>")
-            self.status_label.setText("Import another model's masks with File > Import COCO…"
-                                      if not len(self._queue) else "Press N for the next one.")
+            self.status_label.setText(
+                "Import another model's masks with File > Import COCO…" if not len(self._queue)
+                else "Press N for the next one." if self.whole_folder
+                else "Choose Whole folder to review the other images.")
         else:
             self.title_label.setText(f"<b>Object #{item.object_id}</b> · {item.category}"
                                      f" — {item.file_name}")
@@ -206,9 +208,9 @@ class ReviewPanel(QScrollArea):
                 f"</b></span> · {place}{editing}")
         on_image = item is not None and item.file_name == self.controller.current_file
         for action in (self.accept_action, self.correct_action, self.relabel_action,
-                       self.reject_action, self.revert_action):
+                       self.reject_action):
             action.setEnabled(item is not None)
-        self.revert_action.setEnabled(on_image and item.done)
+        self.revert_action.setEnabled(on_image and item.done)  # undo what is seen only
         for action in (self.previous_action, self.next_action):
             action.setEnabled(len(queue) > 0)
         image = self._queue.counts(self.controller.current_file or "")
