@@ -48,20 +48,6 @@ class Category:
 
 
 @dataclass
-class Review:
-    """The review of an imported object: the decision, and what the import gave where the
-    reviewer changed it (so the original can be shown, counted and restored)."""
-
-    outcome: str = "pending"  # one of REVIEW_OUTCOMES
-    original_rle: dict | None = None  # the imported mask, once the mask was corrected
-    original_category_id: int | None = None  # the imported category, once relabelled
-
-    def to_json(self) -> dict:
-        return {"outcome": self.outcome, "original_rle": self.original_rle,
-                "original_category_id": self.original_category_id}
-
-
-@dataclass
 class AnnotatedObject:
     """One instance mask with its category and how it was made.
 
@@ -97,6 +83,20 @@ class AnnotatedObject:
                 self.review.original_rle = self.rle
             self.review.outcome = "corrected"
         self.rle = encode_rle(mask)
+
+
+@dataclass
+class Review:
+    """The review of an imported object: the decision, and what the import gave where the
+    reviewer changed it (so the original can be shown, counted and restored)."""
+
+    outcome: str = "pending"  # one of REVIEW_OUTCOMES
+    original_rle: dict | None = None  # the imported mask, once the mask was corrected
+    original_category_id: int | None = None  # the imported category, once relabelled
+
+    def to_json(self) -> dict:
+        return {"outcome": self.outcome, "original_rle": self.original_rle,
+                "original_category_id": self.original_category_id}
 
 
 @dataclass
