@@ -8,11 +8,14 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap,
                            QWheelEvent, QKeyEvent)
+from PySide6.QtGui import QPainterPath, QPolygonF
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem,
                                QGraphicsScene, QGraphicsTextItem, QGraphicsView)
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from engine import Click
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
+from annotator.colors import ORIGINAL_OUTLINE
 
 ZOOM_STEP = 1.25
 MAX_ZOOM = 40.0
@@ -206,6 +209,52 @@ class ImageCanvas(QGraphicsView):
         """(y, x, is_positive) of the drawn markers, for tests and accessibility."""
         return [(m.pos().y() - 0.5, m.pos().x() - 0.5,
                  m.brush().color() == QColor(*POSITIVE_CLICK)) for m in self._markers]
+
+    # -- review: the imported outline and the object's box --------------------------------
+    _original_outline: tuple[QGraphicsPathItem, QGraphicsPathItem] | None = None
+
+    def set_original_outline(self, mask: np.ndarray | None) -> None:
+        """Outline ``mask`` (the mask an object was imported with) dashed, above every mask,
+        so a correction is seen beside the original; None removes it."""
+        if self._original_outline is None:
+            under, over = QGraphicsPathItem(), QGraphicsPathItem()
+            # Cosmetic pens (screen pixels): dark under bright dashes, readable at any zoom.
+            pens = (QPen(QColor(0, 0, 0, 200), 3.5),
+                    QPen(QColor(*ORIGINAL_OUTLINE), 2, Qt.PenStyle.DashLine))
+            for z, (item, pen) in enumerate(zip((under, over), pens)):
+                pen.setCosmetic(True)
+                item.setPen(pen)
+                item.setZValue(5 + z)  # above the masks, below the click markers
+                self.scene().addItem(item)
+            self._original_outline = (under, over)
+        path = QPainterPath()
+        if mask is not None and mask.any():
+            contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST,
+                                           cv2.CHAIN_APPROX_SIMPLE)
+            for contour in contours:
+                # Contours run through pixel centres; pixel (x, y) is centred at x + 0.5.
+                points = [QPointF(x + 0.5, y + 0.5) for x, y in contour.reshape(-1, 2)]
+                path.addPolygon(QPolygonF(points + points[:1]))
+        for item in self._original_outline:
+            item.setPath(path)
+
+    def original_outline_path(self) -> QPainterPath:
+        """The drawn outline of the imported mask (empty when none is shown)."""
+        return self._original_outline[1].path() if self._original_outline else QPainterPath()
+
+    def zoom_to_box(self, box: list[int] | tuple[int, int, int, int], margin: float = 0.3
+                    ) -> None:
+        """Show the image rectangle ``box`` (COCO ``[x, y, w, h]``) with ``margin`` of its
+        larger side around it, zooming no closer than MAX_ZOOM."""
+        x, y, width, height = box
+        pad = margin * max(width, height, 1)
+        # Never beyond the image: a large object is shown no smaller than fitting the image.
+        rect = QRectF(x - pad, y - pad, width + 2 * pad, height + 2 * pad).intersected(
+            self._image_item.boundingRect())
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom_factor() > MAX_ZOOM:
+            self.scale(MAX_ZOOM / self.zoom_factor(), MAX_ZOOM / self.zoom_factor())
+            self.centerOn(rect.center())
 
     # -- view -----------------------------------------------------------------------------
     def fit(self) -> None:

@@ -11,6 +11,7 @@ _PALETTE = [
 CURRENT_OBJECT = (30, 144, 255)  # the object in progress: one colour the user learns
 POSITIVE_CLICK = (40, 220, 40)
 NEGATIVE_CLICK = (230, 30, 30)
+ORIGINAL_OUTLINE = (255, 215, 0)  # dashed: the mask an object under review was imported with
 
 
 def object_color(object_id: int) -> tuple[int, int, int]:

@@ -22,6 +22,8 @@ from engine.annotations import AnnotatedObject, ImageEntry, Project
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
 from engine.journal import InProgress, Journal, JournalError, Recovery, set_aside
+from engine.masks import decode_rle
+from engine.review import ReviewQueue, accept, imported_rle, reject, relabel, revert
 from engine.inference.options import InferenceOptions
 from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import Proposal, ProposalGenerator
@@ -344,7 +346,7 @@ class SessionController(QObject):
 
     def rename_object(self, object_id: int, category: str) -> None:
         assert self.project is not None
-        self.project.set_category(object_id, category)
+        relabel(self.project, object_id, category)  # an imported object records it
         self.last_category = category
         self._save()
         self.objects_changed.emit()
@@ -354,6 +356,29 @@ class SessionController(QObject):
         self.project.find_object(object_id)[1].visible = visible
         self._save()
         self.objects_changed.emit()
+
+    # -- review of imported objects ------------------------------------------------------
+    def review_queue(self) -> ReviewQueue:
+        """A snapshot of the imported objects of the folder's images, in review order."""
+        return ReviewQueue.from_project(self.project) if self.project else ReviewQueue([])
+
+    def set_review_outcome(self, object_id: int, outcome: str) -> None:
+        """Decide the review of an imported object: "accepted", "rejected", or "pending"
+        (undo the review: the imported mask and category again). A correction of it in
+        progress is dropped."""
+        assert self.project is not None
+        decide = {"accepted": accept, "rejected": reject, "pending": revert}[outcome]
+        if object_id == self.editing_object_id:
+            self.reset_object()
+        decide(self.project, object_id)
+        self._save()
+        self.objects_changed.emit()
+
+    def imported_mask(self, object_id: int) -> np.ndarray | None:
+        """The mask an imported object came with (before any correction); None otherwise."""
+        assert self.project is not None
+        rle = imported_rle(self.project.find_object(object_id)[1])
+        return decode_rle(rle) if rle is not None else None
 
     def import_coco(self, path: str | Path) -> ImportReport:
         """Add a COCO file's instances to the open folder; raises CocoFormatError."""

@@ -25,6 +25,7 @@ from annotator.jobs import BackgroundJob
 from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
 from annotator.refinement_menu import RefinementMenu
+from annotator.review_panel import ReviewPanel
 from annotator.proposals_strip import ProposalsStrip
 from annotator.view_panel import ViewPanel, ViewSettings
 from weights import MODELS
@@ -53,6 +54,11 @@ class MainWindow(QMainWindow):
         self._export_job: BackgroundJob | None = None
         self.model_manager: ModelManagerDialog | None = None
         self._connect()
+        self.review_panel = ReviewPanel(self)  # after _connect: its slots run after the window's
+        self._add_dock("Review", self.review_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        view_dock = self.findChild(QDockWidget, "dock-view")
+        self.tabifyDockWidget(view_dock, self.findChild(QDockWidget, "dock-review"))
+        view_dock.raise_()  # the Review tab comes forward when there is something to review
         self.apply_view_settings(self.view_panel.settings)
         self.canvas.show_placeholder("Open a folder of images (File > Open Folder…)")
 
@@ -596,7 +602,7 @@ class MainWindow(QMainWindow):
         if self.canvas.image_shape is not None:
             # An object whose image file changed size since cannot be drawn on it.
             shown = [(o.mask, object_color(o.id)) for o in objects
-                     if o.visible and o.id != c.editing_object_id
+                     if o.visible and not o.rejected and o.id != c.editing_object_id
                      and tuple(o.rle["size"]) == self.canvas.image_shape]
             self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
         self._refresh_image_list()
@@ -605,9 +611,11 @@ class MainWindow(QMainWindow):
         c = self.controller
         if c.project is None:
             return
+        reviews = c.review_queue().counts_by_image()
         for row, name in enumerate(c.files):
-            self.image_list.update_file(row, len(c.project.images[name].objects),
-                                        c.unreadable.get(name))
+            kept = [o for o in c.project.images[name].objects if not o.rejected]
+            self.image_list.update_file(row, len(kept),
+                                        c.unreadable.get(name), reviews.get(name))
 
     # -- lifetime ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

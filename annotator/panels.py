@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QListWidget, QListWidgetItem, QPushB
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from engine.annotations import AnnotatedObject
+from engine.review import ReviewCounts
 from annotator.colors import object_color
 
 
@@ -39,7 +40,10 @@ class ImageListPanel(QListWidget):
             self.addItem(item)
         self._updating = False
 
-    def update_file(self, row: int, objects: int, error: str | None) -> None:
+    def update_file(self, row: int, objects: int, error: str | None,
+                    review: ReviewCounts | None = None) -> None:
+        """Show the image's object count, or why it cannot be opened; ``review`` counts the
+        outcomes of its imported objects ("3/5 reviewed")."""
         item = self.item(row)
         if item is None:
             return
@@ -52,6 +56,9 @@ class ImageListPanel(QListWidget):
             item.setText(f"{name}  ({objects})" if objects else name)
             item.setIcon(qta.icon("fa5s.check", color="#3c9a5f") if objects else QIcon())
             item.setToolTip(f"{objects} object(s)")
+            if review is not None:
+                item.setText(f"{item.text()}  {review.reviewed}/{review.total} reviewed")
+                item.setToolTip(f"{item.toolTip()}\nimported: {review.summary()}")
 
     def select_row(self, row: int) -> None:
         self._updating = True
@@ -108,7 +115,8 @@ class ObjectsPanel(QWidget):
         self._filling = True
         self.tree.clear()
         for obj, category in objects:
-            source = "editing…" if obj.id == editing_id else obj.source
+            source = ("editing…" if obj.id == editing_id else obj.source if obj.review is None
+                      else f"imported · {obj.review.outcome}")
             item = QTreeWidgetItem([f"#{obj.id}", category, source])
             item.setData(0, Qt.ItemDataRole.UserRole, obj.id)
             item.setIcon(0, color_icon(object_color(obj.id)))

@@ -33,6 +33,9 @@ FORMAT_VERSION = 1
 
 SOURCES = ("clicked", "imported", "corrected")
 
+# How the review of an imported object ended (engine/review.py steps through them).
+REVIEW_OUTCOMES = ("pending", "accepted", "corrected", "relabelled", "rejected")
+
 
 class ProjectError(Exception):
     """A project file that cannot be read; the message says why and where."""
@@ -46,7 +49,11 @@ class Category:
 
 @dataclass
 class AnnotatedObject:
-    """One instance mask with its category and how it was made."""
+    """One instance mask with its category and how it was made.
+
+    Imported objects carry a :class:`Review` (made here, so imports, old project files and
+    journal replays all get one); other objects have none.
+    """
 
     id: int
     category_id: int
@@ -54,13 +61,42 @@ class AnnotatedObject:
     source: str = "clicked"
     clicks: list[Click] = field(default_factory=list)
     visible: bool = True
+    review: Review | None = None
+
+    def __post_init__(self) -> None:
+        if self.review is None and self.source == "imported":
+            self.review = Review()
 
     @property
     def mask(self) -> np.ndarray:
         return decode_rle(self.rle)
 
+    @property
+    def rejected(self) -> bool:
+        """Rejected in review: kept in the project (the decision can be undone), never exported."""
+        return self.review is not None and self.review.outcome == "rejected"
+
     def set_mask(self, mask: np.ndarray) -> None:
+        """Replace the mask; the first change of an imported mask keeps it as the original."""
+        if self.review is not None:
+            if self.review.original_rle is None:
+                self.review.original_rle = self.rle
+            self.review.outcome = "corrected"
         self.rle = encode_rle(mask)
+
+
+@dataclass
+class Review:
+    """The review of an imported object: the decision, and what the import gave where the
+    reviewer changed it (so the original can be shown, counted and restored)."""
+
+    outcome: str = "pending"  # one of REVIEW_OUTCOMES
+    original_rle: dict | None = None  # the imported mask, once the mask was corrected
+    original_category_id: int | None = None  # the imported category, once relabelled
+
+    def to_json(self) -> dict:
+        return {"outcome": self.outcome, "original_rle": self.original_rle,
+                "original_category_id": self.original_category_id}
 
 
 @dataclass
@@ -165,7 +201,9 @@ class Project:
                 {"id": e.id, "file_name": e.file_name, "width": e.width, "height": e.height,
                  "objects": [{"id": o.id, "category_id": o.category_id, "source": o.source,
                               "rle": o.rle, "clicks": [c.to_json() for c in o.clicks],
-                              "visible": o.visible} for o in e.objects]}
+                              "visible": o.visible,
+                              **({"review": o.review.to_json()} if o.review else {})}
+                             for o in e.objects]}
                 for e in self.images.values()
             ],
         }
@@ -352,8 +390,36 @@ def _read_object(record: Any, image: str, number: int, category_ids: set[int]
     # The RLE is rebuilt from its checked parts, so extra keys or a size written as 3.0
     # never reach the rest of the program.
     rle = {"size": [height, width], "counts": record["rle"]["counts"]}
+    # Files written before the review existed have no 'review': their imported objects
+    # start pending (AnnotatedObject gives them a Review).
+    review = (_read_review(record["review"], where, category_ids)
+              if record.get("review") is not None else None)
     return AnnotatedObject(object_id, category_id, rle, source,
-                           [Click.from_json(click) for click in clicks], visible)
+                           [Click.from_json(click) for click in clicks], visible, review)
+
+
+def _read_review(record: Any, where: str, category_ids: set[int]) -> Review:
+    if not isinstance(record, dict):
+        raise _Damaged(f"{where}: 'review' must be an object")
+    outcome = record.get("outcome")
+    if outcome not in REVIEW_OUTCOMES:
+        raise _Damaged(f"{where}: unknown review outcome {outcome!r} (expected one of "
+                       f"{', '.join(REVIEW_OUTCOMES)})")
+    original_rle = record.get("original_rle")
+    if original_rle is not None:
+        try:
+            height, width = check_rle(original_rle)
+        except InvalidRLE as exc:
+            raise _Damaged(f"{where}: its original (imported) mask: {exc}") from exc
+        original_rle = {"size": [height, width], "counts": original_rle["counts"]}
+    original_category_id = record.get("original_category_id")
+    if original_category_id is not None:
+        original_category_id = json_int(original_category_id)
+        if original_category_id not in category_ids:
+            raise _Damaged(f"{where}: original category id "
+                           f"{record.get('original_category_id')!r} is not one of the "
+                           "project's categories")
+    return Review(outcome, original_rle, original_category_id)
 
 
 def _is_click(value: Any) -> bool:

@@ -272,7 +272,8 @@ def export_coco(project: Project, out_path: str | os.PathLike, holes: str = "rle
     """Write every image and object of ``project`` to a COCO instances JSON file.
 
     Image and annotation ids are the project's, so they stay the same from one export to
-    the next. Images without objects are listed too. ``holes`` and ``min_iou`` are passed
+    the next. Images without objects are listed too; objects rejected in review
+    (:mod:`engine.review`) are left out. ``holes`` and ``min_iou`` are passed
     to :func:`mask_to_segmentation`. Objects with an empty mask are skipped with a warning:
     an empty polygon list is not valid COCO and an area-0 instance means nothing to a
     reader. ``progress(done, total)`` is called after each image and each object;
@@ -309,6 +310,9 @@ def export_coco(project: Project, out_path: str | os.PathLike, holes: str = "rle
                        "width": width, "height": height})
         for obj in entry.objects:
             _raise_if_cancelled(cancel)
+            if obj.rejected:  # kept in the project so the review can be undone
+                step()
+                continue
             annotation = _export_object(entry, obj, size, category_ids, holes, min_iou, report)
             if annotation is None:
                 report.skipped += 1
