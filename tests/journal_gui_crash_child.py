@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from journal_crash_child import IMAGE_NAME, plan
+from journal_crash_child import plan
 
 
 def gui_plan(seed: int) -> list[tuple]:

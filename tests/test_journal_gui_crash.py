@@ -14,8 +14,8 @@ from engine.clicks import Click
 from engine.journal import InProgress
 from annotator.controller import SessionController
 
-from journal_crash_child import state_after
-from journal_gui_crash_child import IMAGE_NAME, gui_plan
+from journal_crash_child import IMAGE_NAME, state_after
+from journal_gui_crash_child import gui_plan
 from test_journal_crash import _run_and_kill, _scene
 
 CHILD = Path(__file__).with_name("journal_gui_crash_child.py")
