@@ -39,6 +39,7 @@ from engine.annotations import AnnotatedObject, Project
 from engine.evaluation.clicker import Clicker
 from engine.imageio import load_image
 from engine.journal import Journal, journal_path
+from engine.masks import decode_rle, encode_rle
 from engine.predictor import Predictor
 from weights import DEFAULT_MODEL, build_predictor
 
@@ -78,9 +79,10 @@ class SoakResult:
         return self.traced_growth - self.samples[-1].stored_bytes
 
 
-def make_scene(folder: Path, objects: int, seed: int = 0) -> list[np.ndarray]:
+def make_scene(folder: Path, objects: int, seed: int = 0) -> list[dict]:
     """Write an image of ``objects`` shapes (discs, boxes, ellipses) on a noisy background
-    into ``folder`` and return each shape's mask (H x W bool), one per grid cell."""
+    into ``folder`` and return each shape's mask, one per grid cell, as compressed RLE
+    (200 full-image masks would hold 64 MB of the memory being measured)."""
     columns = min(objects, 20)
     rows = -(-objects // columns)
     rng = np.random.default_rng(seed)
@@ -100,7 +102,7 @@ def make_scene(folder: Path, objects: int, seed: int = 0) -> list[np.ndarray]:
             cv2.ellipse(shape, centre, axes, int(rng.integers(0, 180)), 0, 360, 1, -1)
         colour = [int(c) for c in rng.integers(120, 256, 3)]
         image[shape.astype(bool)] = colour
-        masks.append(shape.astype(bool))
+        masks.append(encode_rle(shape.astype(bool)))
     cv2.imwrite(str(folder / IMAGE_NAME), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return masks
 
@@ -140,6 +142,22 @@ def _sample(project: Project, objects: int, clicks: int, started: float) -> Samp
                   sum(len(obj.rle["counts"]) for obj in stored), deep_size(stored))
 
 
+def _click_object(session: InteractiveSession, journal: Journal, gt: dict,
+                  clicks: int, undo: bool) -> None:
+    """Click one object as the simulated user, journaling every step as the GUI does;
+    ``undo``: undo and redo the third click. ``gt`` is the object's mask as RLE. (A
+    function of its own so that the click simulator's H x W maps are freed before the
+    memory is sampled.)"""
+    clicker = Clicker(decode_rle(gt).astype(np.int8))
+    for number in range(clicks):
+        session.add_click(clicker.make_next_click(session.mask))
+        journal.record_progress(IMAGE_NAME, session.clicks)
+        if undo and number == 2:
+            for step in (session.undo, session.redo):
+                step()
+                journal.record_progress(IMAGE_NAME, session.clicks)
+
+
 def run_soak(folder: Path, objects: int = 200, clicks_per_object: int = 5,
              undo_every: int = 10, sample_every: int = 50,
              predictor: Predictor | None = None, on_finish: FinishCheck | None = None,
@@ -170,16 +188,10 @@ def run_soak(folder: Path, objects: int = 200, clicks_per_object: int = 5,
 
         sample()
         for index, gt in enumerate(masks):
-            clicker = Clicker(gt.astype(np.int8))
-            for number in range(clicks_per_object):
-                session.add_click(clicker.make_next_click(session.mask))
-                journal.record_progress(IMAGE_NAME, session.clicks)
-                clicks += 1
-                if number == 2 and (index + 1) % undo_every == 0:
-                    for step in (session.undo, session.redo):
-                        step()
-                        journal.record_progress(IMAGE_NAME, session.clicks)
-                    result.undos += 1
+            undo = (index + 1) % undo_every == 0
+            _click_object(session, journal, gt, clicks_per_object, undo)
+            clicks += clicks_per_object
+            result.undos += undo
             object_clicks = session.clicks
             obj = project.add_object(IMAGE_NAME, session.finish(), "shape", "clicked",
                                      object_clicks)
