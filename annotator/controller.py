@@ -341,12 +341,14 @@ class SessionController(QObject):
         if object_id == self.editing_object_id:
             self.reset_object()
         self.project.remove_object(object_id)
+        self._journal_edit(lambda journal: journal.record_delete(object_id))
         self._save()
         self.objects_changed.emit()
 
     def rename_object(self, object_id: int, category: str) -> None:
         assert self.project is not None
         relabel(self.project, object_id, category)  # an imported object records it
+        self._journal_edit(lambda journal: journal.record_category(object_id, category))
         self.last_category = category
         self._save()
         self.objects_changed.emit()
@@ -354,6 +356,7 @@ class SessionController(QObject):
     def set_object_visible(self, object_id: int, visible: bool) -> None:
         assert self.project is not None
         self.project.find_object(object_id)[1].visible = visible
+        self._journal_edit(lambda journal: journal.record_visible(object_id, visible))
         self._save()
         self.objects_changed.emit()
 
@@ -625,6 +628,16 @@ class SessionController(QObject):
             return
         try:
             journal.record_object(file_name, obj, self.category_name(obj), replaces)
+        except (OSError, JournalError) as exc:
+            self._journal_failed(exc)
+
+    def _journal_edit(self, record: Callable[[Journal], None]) -> None:
+        """Journal a delete, rename or hide of a finished object before its save."""
+        journal = self.project.journal if self.project is not None else None
+        if journal is None:
+            return
+        try:
+            record(journal)
         except (OSError, JournalError) as exc:
             self._journal_failed(exc)
 

@@ -8,6 +8,10 @@ before the GUI shows its result:
   ``replaces`` is true for the correction of an existing object.
 - ``{"t": "progress", ...}``: the clicks of the object in progress after a click, undo,
   redo or reset (the whole list, so the last record alone says where the user was).
+- ``{"t": "delete", "id": ...}``, ``{"t": "category", "id": ..., "category": ...}`` and
+  ``{"t": "visible", "id": ..., "visible": ...}``: a finished object deleted, moved to
+  another category or hidden / shown. An edit of an object that is no longer there was
+  saved before the crash (the object deleted since) and is skipped.
 
 Saving the project (:meth:`Project.save`) calls :meth:`Journal.checkpoint`, which replaces
 the journal atomically by its header and the object in progress: everything else is then
@@ -53,6 +57,7 @@ class Recovery:
     """What :meth:`Journal.open` found: objects put back, and the object in progress."""
 
     restored_object_ids: list[int] = field(default_factory=list)
+    edited_object_ids: list[int] = field(default_factory=list)  # deleted, renamed, hidden
     in_progress: InProgress | None = None
     torn_lines: int = 0  # a last line cut short by a crash, ignored
 
@@ -84,7 +89,7 @@ class Journal:
         ``OSError`` when the project cannot be saved; the journal is left untouched then.
         """
         recovery = replay(project)
-        if recovery.restored_object_ids:
+        if recovery.restored_object_ids or recovery.edited_object_ids:
             project.save()
         journal = cls(project, recovery.in_progress)
         project.journal = journal
@@ -109,6 +114,18 @@ class Journal:
             # Nothing in progress any more: the next checkpoint drops the record.
             self._in_progress = state if clicks or editing_object_id is not None else None
             self._append(_progress_record(state))
+
+    def record_delete(self, object_id: int) -> None:
+        """A finished object was deleted."""
+        self._record_edit({"t": "delete", "id": object_id})
+
+    def record_category(self, object_id: int, category: str) -> None:
+        """A finished object was moved to ``category`` (its name: ids are per project)."""
+        self._record_edit({"t": "category", "id": object_id, "category": category})
+
+    def record_visible(self, object_id: int, visible: bool) -> None:
+        """A finished object was hidden or shown."""
+        self._record_edit({"t": "visible", "id": object_id, "visible": visible})
 
     def checkpoint(self) -> None:
         """The project was saved: keep only the header and the object in progress."""
@@ -138,6 +155,10 @@ class Journal:
     def __deepcopy__(self, memo: dict) -> None:
         # A copy of the project (an export's snapshot) is not the project: it journals nothing.
         return None
+
+    def _record_edit(self, record: dict) -> None:
+        with self._lock:
+            self._append(record)
 
     def _append(self, record: dict) -> None:
         if self._file is None:
@@ -207,6 +228,15 @@ def _apply(project: Project, record: dict, recovery: Recovery) -> None:
         if not recovery.in_progress.clicks and editing is None:
             recovery.in_progress = None
         return
+    if kind in _EDITS:
+        object_id = int(record["id"])
+        try:
+            _, obj = project.find_object(object_id)
+        except KeyError:
+            return  # deleted, and saved, after this record: nothing left to edit
+        _EDITS[kind](project, obj, record)
+        recovery.edited_object_ids.append(object_id)
+        return
     if kind != "object":
         raise ValueError(f"unknown record {kind!r}")
     recovery.in_progress = None
@@ -215,7 +245,10 @@ def _apply(project: Project, record: dict, recovery: Recovery) -> None:
     clicks = [Click.from_json(click) for click in record["clicks"]]
     object_id = int(record["id"])
     if record.get("replaces"):
-        project.replace_mask(object_id, mask, clicks)
+        try:
+            project.replace_mask(object_id, mask, clicks)
+        except KeyError:
+            return  # deleted, and saved, after the correction
         recovery.restored_object_ids.append(object_id)
         return
     try:
@@ -226,6 +259,26 @@ def _apply(project: Project, record: dict, recovery: Recovery) -> None:
     obj = project.add_object(record["file"], mask, record["category"], record["source"],
                              clicks, object_id)
     recovery.restored_object_ids.append(obj.id)
+
+
+def _set_visible(project: Project, obj: AnnotatedObject, record: dict) -> None:
+    if not isinstance(record["visible"], bool):
+        raise TypeError(f"'visible' must be true or false, not {record['visible']!r}")
+    obj.visible = record["visible"]
+
+
+def _set_category(project: Project, obj: AnnotatedObject, record: dict) -> None:
+    if not isinstance(record["category"], str):
+        raise TypeError(f"'category' must be a name, not {record['category']!r}")
+    project.set_category(obj.id, record["category"])
+
+
+# record kind -> how replay applies it to the object the record names
+_EDITS = {
+    "delete": lambda project, obj, record: project.remove_object(obj.id),
+    "category": _set_category,
+    "visible": _set_visible,
+}
 
 
 def _project_key(project: Project) -> str:

@@ -173,3 +173,76 @@ def test_a_copy_of_the_project_does_not_journal(folder):
     Journal.open(project)
     snapshot = copy.deepcopy(project)
     assert snapshot.journal is None and project.journal is not None
+
+
+def test_deletes_renames_and_hiding_survive_a_crash_before_the_save(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    kept = _finish(project, journal, "a.png", 2, "cat")
+    deleted = _finish(project, journal, "a.png", 10, "cat")
+    project.save()
+    project.remove_object(deleted.id)
+    journal.record_delete(deleted.id)
+    project.set_category(kept.id, "lion")
+    journal.record_category(kept.id, "lion")
+    kept.visible = False
+    journal.record_visible(kept.id, False)
+    _crash(project)
+
+    reopened = Project.open_folder(folder)
+    assert len(list(reopened.iter_objects())) == 2  # the file alone still has both
+    _, recovery = Journal.open(reopened)
+    assert recovery.edited_object_ids == [deleted.id, kept.id, kept.id]
+    [(_, obj)] = list(reopened.iter_objects())
+    assert obj.id == kept.id and reopened.category(obj.category_id).name == "lion"
+    assert obj.visible is False
+    # Replayed edits are saved at once: the project file alone has them now.
+    [(_, saved)] = list(Project.open_folder(folder).iter_objects())
+    assert (saved.id, saved.visible) == (kept.id, False)
+
+
+def test_an_object_finished_and_deleted_before_the_save_stays_deleted(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    obj = _finish(project, journal, "a.png", 2, "cat")
+    corrected = project.replace_mask(obj.id, _mask(12), [])
+    journal.record_object("a.png", corrected, "cat", replaces=True)
+    project.remove_object(obj.id)
+    journal.record_delete(obj.id)
+    _crash(project)
+    reopened = Project.open_folder(folder)
+    _, recovery = Journal.open(reopened)
+    assert list(reopened.iter_objects()) == []
+    assert recovery.restored_object_ids == [obj.id, obj.id]  # added, then corrected
+    assert recovery.edited_object_ids == [obj.id]
+
+
+def test_edits_of_an_object_deleted_since_the_save_are_skipped(folder):
+    """Killed between the save of a delete and the checkpoint: the journal still holds the
+    correction, the rename and the delete of an object the project file no longer has."""
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    obj = _finish(project, journal, "a.png", 2, "cat")
+    project.save()
+    journal.record_object("a.png", project.replace_mask(obj.id, _mask(12), []), "cat",
+                          replaces=True)
+    journal.record_category(obj.id, "dog")
+    project.remove_object(obj.id)
+    journal.record_delete(obj.id)
+    project.journal = None  # the save's file written, the process killed before the checkpoint
+    project.save()
+    journal._close_file()
+    reopened = Project.open_folder(folder)
+    _, recovery = Journal.open(reopened)
+    assert list(reopened.iter_objects()) == []
+    assert recovery.restored_object_ids == [] and recovery.edited_object_ids == []
+
+
+def test_a_malformed_edit_is_refused(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    obj = _finish(project, journal, "a.png", 2, "cat")
+    journal._append({"t": "visible", "id": obj.id, "visible": "no"})
+    _crash(project)
+    with pytest.raises(JournalError, match="damaged at line 3"):
+        replay(Project.open_folder(folder))

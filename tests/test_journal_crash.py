@@ -33,10 +33,11 @@ def _scene(folder: Path) -> None:
     cv2.imwrite(str(folder / IMAGE_NAME), image)
 
 
-def _run_and_kill(folder: Path, seed: int, delay: float) -> list[str]:
-    """Start the child, SIGKILL it ``delay`` seconds after it is ready; its stdout lines."""
+def _run_and_kill(folder: Path, seed: int, delay: float, script: Path = CHILD) -> list[str]:
+    """Start the child ``script``, SIGKILL it ``delay`` seconds after it is ready; its
+    stdout lines."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
-    child = subprocess.Popen([sys.executable, str(CHILD), str(folder), str(seed)],
+    child = subprocess.Popen([sys.executable, str(script), str(folder), str(seed)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: list[str] = []
     ready = threading.Event()

@@ -171,3 +171,29 @@ def test_a_journal_that_cannot_be_replayed_is_set_aside(qtbot, make_window, fold
     kept = list(folder.glob(journal.name + ".unreadable-*"))
     assert len(kept) == 1 and "/elsewhere" in kept[0].read_text()
     assert journal.exists() and str(kept[0]) in win.errors[0]
+
+
+def test_a_delete_rename_and_hide_killed_before_their_save_are_replayed(qtbot, make_window,
+                                                                        folder, monkeypatch):
+    first = make_window()
+    _open(qtbot, first, folder)
+    for y, x in (CENTER, (140, 20)):
+        _click(qtbot, first, y, x)
+        qtbot.keyClick(first.canvas, Qt.Key.Key_Return)
+        _idle(qtbot, first)
+    kept, deleted = (obj.id for obj in first.controller.current_objects())
+    with monkeypatch.context() as patch:
+        patch.setattr(Project, "save", lambda self: None)  # killed before each save
+        first.controller.delete_object(deleted)
+        first.controller.rename_object(kept, "moon")
+        first.controller.set_object_visible(kept, False)
+    assert len(Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects) == 2
+    _crash(first)
+
+    second = make_window()
+    _open(qtbot, second, folder)
+    [obj] = second.controller.current_objects()
+    assert (obj.id, second.controller.category_name(obj), obj.visible) == (kept, "moon", False)
+    assert second.asked == [] and second.errors == first.errors == []
+    [saved] = Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects
+    assert (saved.id, saved.visible) == (kept, False)
