@@ -289,7 +289,7 @@ class ImageCanvas(QGraphicsView):
         pen = QPen(color, 2 * self.brush_radius + 1, Qt.PenStyle.SolidLine,
                    Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
         item.setPen(pen)
-        item.setZValue(11)
+        item.setZValue(9)  # under the click markers
         self.scene().addItem(item)
         self._stroke_items.append(item)
         self._draw_stroke()

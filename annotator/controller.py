@@ -324,11 +324,12 @@ class SessionController(QObject):
         if 0 <= index < len(self.view.proposals):
             self._enqueue(_Op("choose", index))
 
-    def edit_mask(self, edit: Callable[[np.ndarray], np.ndarray], what: str) -> None:
+    def edit_mask(self, edit: Callable[[np.ndarray], np.ndarray], what: str | None = None
+                  ) -> None:
         """Change the mask of the object in progress by hand: ``edit`` (current mask -> new
         mask, run on the worker after every earlier operation) makes one undoable step in
         the clicks' history. Starts a new object when there is none. ``what`` names the
-        edit in messages ("Fill holes")."""
+        edit in the message when it changes nothing ("Fill holes"); None: no message."""
         if self.image is None:
             return
         self._enqueue(_Op("edit", (edit, what)))
@@ -581,7 +582,7 @@ class SessionController(QObject):
             self.message.emit(f"{count} proposals in {outcome:.2f} s: press 1-{count} or "
                               "click one to continue from it" if count > 1 else
                               "No alternative to this mask among the proposals.")
-        elif op.kind == "edit" and not outcome:
+        elif op.kind == "edit" and not outcome and op.payload[1]:
             self.message.emit(f"{op.payload[1]}: the mask has nothing to change.")
         elif op.kind == "model":
             self.model_name = outcome

@@ -76,8 +76,8 @@ class MaskTools(QObject):
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.keep_largest_action)
         self.toolbar.addAction(self.fill_holes_action)
-        canvas.stroked.connect(lambda stroke: controller.edit_mask(
-            stroke.apply, "Eraser" if stroke.erase else "Brush"))
+        # A stroke over what is painted already is common: no message when nothing changes.
+        canvas.stroked.connect(lambda stroke: controller.edit_mask(stroke.apply))
         # A stroke's preview stays until the worker has applied it, so it never blinks out.
         controller.busy_changed.connect(lambda busy: busy or canvas.clear_strokes())
 

@@ -189,21 +189,41 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 def keep_largest_component(mask: np.ndarray) -> np.ndarray:
     """The largest 8-connected part of ``mask`` (ties: the first in row-major order);
     an empty mask stays empty."""
+    result = np.zeros(mask.shape, dtype=bool)
+    box = _extent_slices(mask)
+    if box is None:
+        return result
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=OBJECT_CONNECTIVITY)
-    if count <= 1:  # label 0 is the background
-        return np.zeros(mask.shape, dtype=bool)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return labels == largest
+        mask[box].astype(np.uint8), connectivity=OBJECT_CONNECTIVITY)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))  # label 0 is the background
+    result[box] = labels == largest
+    return result
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with its holes filled: the 4-connected background regions that do not
     reach the image border. A gap open to the border is not a hole."""
-    count, labels = cv2.connectedComponents((~mask.astype(bool)).astype(np.uint8),
+    result = mask.astype(bool)  # a copy
+    box = _extent_slices(mask)
+    if box is None:
+        return result
+    # Outside the mask's bounding box all is background joined to the image border, so a
+    # region reaches the border exactly when it reaches the box's edge.
+    count, labels = cv2.connectedComponents((~result[box]).astype(np.uint8),
                                             connectivity=BACKGROUND_CONNECTIVITY)
     outside = np.zeros(count, dtype=bool)
     for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
         outside[edge] = True
     outside[0] = False  # label 0 is the object itself
-    return ~outside[labels]
+    result[box] = ~outside[labels]
+    return result
+
+
+def _extent_slices(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The mask's bounding box as slices, None for an empty mask: the clean-ups work on
+    it alone, which is much faster for an object smaller than its image."""
+    extent = mask_extent(mask)
+    if extent is None:
+        return None
+    rmin, rmax, cmin, cmax = extent
+    return slice(rmin, rmax + 1), slice(cmin, cmax + 1)

@@ -2,8 +2,10 @@
 steps of the session's history (InteractiveSession.edit_mask)."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from engine import Click, InteractiveSession
 from engine.brush import MAX_RADIUS, Stroke
@@ -129,6 +131,27 @@ def test_a_diagonal_step_in_the_outline_still_closes_a_hole() -> None:
     filled = fill_holes(mask)
     assert filled[5, 5] and filled[3, 5] and filled.sum() == 61
     assert not filled[0, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.floats(0.2, 0.8))
+def test_cleanups_agree_with_whole_image_references(seed: int, density: float) -> None:
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((24, 30), bool)
+    top, left = rng.integers(0, 12), rng.integers(0, 15)  # often away from the border
+    mask[top:top + 12, left:left + 15] = rng.random((12, 15)) < density
+    # Holes by flood-filling the background from a 1-pixel frame around the image.
+    framed = np.pad(~mask, 1, constant_values=True).astype(np.uint8)
+    flood = np.zeros((framed.shape[0] + 2, framed.shape[1] + 2), np.uint8)
+    cv2.floodFill(framed, flood, (0, 0), 2, flags=4)
+    np.testing.assert_array_equal(fill_holes(mask), framed[1:-1, 1:-1] != 2)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
+                                                               connectivity=8)
+    if count > 1:
+        largest = stats[1:, cv2.CC_STAT_AREA].max()
+        kept = keep_largest_component(mask)
+        assert kept.sum() == largest and (kept <= mask).all()
+        assert len(np.unique(labels[kept])) == 1
 
 
 def test_fill_holes_of_full_and_empty_masks() -> None:
