@@ -6,8 +6,8 @@ import math
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen,
-                           QPixmap, QWheelEvent, QKeyEvent)
+from PySide6.QtGui import (QBrush, QColor, QCursor, QImage, QMouseEvent, QPainter,
+                           QPainterPath, QPen, QPixmap, QWheelEvent, QKeyEvent)
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem,
                                QGraphicsPixmapItem, QGraphicsScene, QGraphicsTextItem,
                                QGraphicsView)
@@ -243,6 +243,11 @@ class ImageCanvas(QGraphicsView):
         self.tool = tool
         if tool == "click":
             self._show_brush_cursor(None)
+        else:  # show the brush's size at once, not at the next mouse move
+            pointer = self.viewport().mapFromGlobal(QCursor.pos())
+            if self._image_shape is not None and self.viewport().rect().contains(pointer):
+                row, col = self._scene_pixel(QPointF(pointer))
+                self._show_brush_cursor(QPointF(col + 0.5, row + 0.5))
 
     def set_brush_radius(self, radius: int) -> None:
         """The brush's radius in image pixels (from 1 to engine.brush.MAX_RADIUS)."""
@@ -258,6 +263,12 @@ class ImageCanvas(QGraphicsView):
         for item in self._stroke_items[:len(self._stroke_items) - len(drawing)]:
             self.scene().removeItem(item)
         self._stroke_items = drawing
+
+    @property
+    def brush_outline(self) -> QRectF | None:
+        """The brush outline drawn under the mouse (scene = image pixels), None when hidden."""
+        outline = self._brush_cursor[0]
+        return outline.rect() if outline.isVisible() else None
 
     @property
     def stroke_previews(self) -> int:

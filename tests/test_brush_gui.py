@@ -179,15 +179,17 @@ def test_brush_size_keys_and_cursor(qtbot, window: MainWindow) -> None:
     for _ in range(40):
         qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
     assert canvas.brush_radius == 1
-    canvas.set_brush_radius(10)
+    window.mask_tools.radius_box.setValue(10)  # the toolbar's size box
     _key(qtbot, window, Qt.Key.Key_B)
     qtbot.mouseMove(canvas.viewport(), pos=_view_pos(window, 50, 50))
-    outline = canvas._brush_cursor[0]
-    assert outline.isVisible()
-    assert outline.rect().center() == QPointF(50.5, 50.5)
-    assert outline.rect().width() == pytest.approx(21)  # image pixels: scales with the zoom
+    outline = canvas.brush_outline
+    assert outline.center() == QPointF(50.5, 50.5)
+    assert outline.width() == pytest.approx(21)  # image pixels: scales with the zoom
+    qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
+    assert canvas.brush_outline.width() == pytest.approx(2 * 12 + 1)  # round(10 * 1.25)
+    assert canvas.brush_outline.center() == QPointF(50.5, 50.5)
     _key(qtbot, window, Qt.Key.Key_C)
-    assert not outline.isVisible()
+    assert canvas.brush_outline is None
 
 
 def test_a_stroke_is_previewed_until_the_worker_applied_it(qtbot, window: MainWindow) -> None:
