@@ -201,9 +201,7 @@ class InteractiveSession:
         if mask.shape != self.shape:
             raise ValueError(f"the edited mask is {mask.shape[:2]}, the image {self.shape}")
         mask = mask.astype(bool)
-        if self.probability is not None and np.array_equal(mask, self.mask):
-            return False
-        if self.probability is None and not mask.any():
+        if np.array_equal(mask, self.mask):  # before any click: an empty mask
             return False
         state = self._steps[-1].predictor_state if self._steps else self._initial_state
         self._steps.append(_Step((), mask.astype(np.float32), state))
