@@ -86,9 +86,9 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save Project &As…", self.choose_project_path,
                                            ["Ctrl+Shift+S"], "fa5s.save")
         self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
-        self.undo_action = self._action("&Undo Click", self.controller.undo, ["Ctrl+Z"],
+        self.undo_action = self._action("&Undo", self.controller.undo, ["Ctrl+Z"],
                                         "fa5s.undo")
-        self.redo_action = self._action("&Redo Click", self.controller.redo,
+        self.redo_action = self._action("&Redo", self.controller.redo,
                                         ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
         self.reset_action = self._action("Reset &Object", self.controller.reset_object, ["Esc"],
                                          "fa5s.times-circle",
