@@ -16,13 +16,14 @@ from annotator.canvas import ImageCanvas
 from annotator.controller import SessionController
 
 BRUSH_STEP = 1.25  # [ and ] scale the radius by this (at least one pixel)
-# (tool, menu text, shortcut, icon, tip)
+# (tool, menu text, shortcut, icon, tip). The keys of image editors where free: V the
+# pointer, B the brush, Shift+E GIMP's eraser (E corrects an object, C and X review).
 _TOOLS = (
-    ("click", "C&lick Tool", "C", "fa5s.mouse-pointer",
+    ("click", "C&lick Tool", "V", "fa5s.mouse-pointer",
      "Left click: object, right click: background"),
     ("brush", "&Brush", "B", "fa5s.paint-brush",
      "Left drag paints the mask, right drag erases; [ and ] change the size"),
-    ("eraser", "E&raser", "X", "fa5s.eraser",
+    ("eraser", "E&raser", "Shift+E", "fa5s.eraser",
      "Left drag erases the mask, right drag paints; [ and ] change the size"),
 )
 
