@@ -1,4 +1,4 @@
-"""The image view: image, mask overlays, click markers; zoom, pan and click input."""
+"""The image view: image, mask overlays, click markers; zoom, pan, click and brush input."""
 from __future__ import annotations
 
 import math
@@ -6,14 +6,14 @@ import math
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap,
-                           QWheelEvent, QKeyEvent)
-from PySide6.QtGui import QPainterPath, QPolygonF
-from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem,
-                               QGraphicsScene, QGraphicsTextItem, QGraphicsView)
-from PySide6.QtWidgets import QGraphicsPathItem
+from PySide6.QtGui import (QBrush, QColor, QCursor, QImage, QMouseEvent, QPainter,
+                           QPainterPath, QPen, QPixmap, QPolygonF, QWheelEvent, QKeyEvent)
+from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem,
+                               QGraphicsPixmapItem, QGraphicsScene, QGraphicsTextItem,
+                               QGraphicsView)
 
 from engine import Click
+from engine.brush import MAX_RADIUS, Stroke
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
 from annotator.colors import ORIGINAL_OUTLINE
 
@@ -24,6 +24,9 @@ MARKER_RADIUS = 5  # px on screen, whatever the zoom (the default; the View pane
 OVERLAY_OPACITY = 0.45  # the default fill opacity of masks
 HEAT_FULL_PROBABILITY = 0.5  # the heat map fades out below this: low values barely cover
 PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
+BRUSH_RADIUS = 8  # image px: the brush's starting size
+ERASE_PREVIEW = (20, 20, 20)  # what an eraser stroke in progress looks like: a dark band
+TOOLS = ("click", "brush", "eraser")
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -77,10 +80,13 @@ class ImageCanvas(QGraphicsView):
 
     Left click = positive, right click = negative; wheel zooms about the cursor; middle
     drag or Space + left drag pans. A Space press without a drag asks to finish the object.
+    With the brush tool a left drag paints and a right drag erases (the eraser tool swaps
+    them); each press-drag-release is one ``Stroke``, previewed until ``clear_strokes``.
     """
 
     clicked = Signal(float, float, bool)  # y, x (image pixels), is_positive
     finish_requested = Signal()
+    stroked = Signal(object)  # an engine.brush.Stroke in image pixels
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -114,6 +120,22 @@ class ImageCanvas(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._space_dragged = False
+        self.tool = "click"
+        self.brush_radius = BRUSH_RADIUS
+        self._stroke: list[tuple[int, int]] | None = None  # image pixels of the drag so far
+        self._stroke_erases = False
+        self._stroke_items: list[QGraphicsPathItem] = []  # sent strokes, then the one drawn
+        # The brush outline under the mouse, at the brush's size in image pixels: a white
+        # circle under black dashes shows on any image.
+        self._brush_cursor = [QGraphicsEllipseItem(), QGraphicsEllipseItem()]
+        for item, pen in zip(self._brush_cursor, (QPen(QColor(255, 255, 255), 1.5),
+                                                  QPen(QColor(0, 0, 0), 1.5,
+                                                       Qt.PenStyle.DashLine))):
+            pen.setCosmetic(True)
+            item.setPen(pen)
+            item.setZValue(12)
+            item.setVisible(False)
+            self.scene().addItem(item)
 
     # -- content --------------------------------------------------------------------------
     @property
@@ -127,6 +149,8 @@ class ImageCanvas(QGraphicsView):
         self._objects_item.setPixmap(QPixmap())
         self.set_current_mask(None)
         self.set_clicks([])
+        self._stroke = None  # a drag begun on another image is dropped
+        self.clear_strokes()
         self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
         self.fit()
 
@@ -137,6 +161,8 @@ class ImageCanvas(QGraphicsView):
             item.setPixmap(QPixmap())
         self.set_current_mask(None)
         self.set_clicks([])
+        self._stroke = None  # a drag begun on another image is dropped
+        self.clear_strokes()
         self._placeholder.setPlainText(text)
         self.resetTransform()
         # A scene smaller than the view is shown centred: the text sits in the middle.
@@ -256,6 +282,95 @@ class ImageCanvas(QGraphicsView):
             self.scale(MAX_ZOOM / self.zoom_factor(), MAX_ZOOM / self.zoom_factor())
             self.centerOn(rect.center())
 
+    # -- brush ----------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        """"click", "brush" or "eraser": what the left and right buttons do."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; the tools are {', '.join(TOOLS)}")
+        self.tool = tool
+        if tool == "click":
+            self._show_brush_cursor(None)
+        else:  # show the brush's size at once, not at the next mouse move
+            pointer = self.viewport().mapFromGlobal(QCursor.pos())
+            if self._image_shape is not None and self.viewport().rect().contains(pointer):
+                row, col = self._scene_pixel(QPointF(pointer))
+                self._show_brush_cursor(QPointF(col + 0.5, row + 0.5))
+
+    def set_brush_radius(self, radius: int) -> None:
+        """The brush's radius in image pixels (from 1 to engine.brush.MAX_RADIUS)."""
+        self.brush_radius = max(1, min(MAX_RADIUS, int(radius)))
+        center = self._brush_cursor[0].rect().center()
+        if self._brush_cursor[0].isVisible():
+            self._show_brush_cursor(center)
+
+    def clear_strokes(self) -> None:
+        """Drop the previews of the strokes sent (their edits are in the mask now); the
+        stroke being drawn stays."""
+        drawing = self._stroke_items[-1:] if self._stroke is not None else []
+        for item in self._stroke_items[:len(self._stroke_items) - len(drawing)]:
+            self.scene().removeItem(item)
+        self._stroke_items = drawing
+
+    @property
+    def brush_outline(self) -> QRectF | None:
+        """The brush outline drawn under the mouse (scene = image pixels), None when hidden."""
+        outline = self._brush_cursor[0]
+        return outline.rect() if outline.isVisible() else None
+
+    @property
+    def stroke_previews(self) -> int:
+        """How many strokes are drawn as previews (sent or in progress), for tests."""
+        return len(self._stroke_items)
+
+    def _show_brush_cursor(self, scene_pos: QPointF | None) -> None:
+        for item in self._brush_cursor:
+            item.setVisible(scene_pos is not None)
+        if scene_pos is not None:
+            # The footprint is every pixel centre within the radius of the pointed pixel's.
+            radius = self.brush_radius + 0.5
+            for item in self._brush_cursor:
+                item.setRect(QRectF(scene_pos.x() - radius, scene_pos.y() - radius,
+                                    2 * radius, 2 * radius))
+
+    def _scene_pixel(self, view_pos: QPointF) -> tuple[int, int]:
+        """(row, col) of the image pixel under a viewport position, also outside the image."""
+        scene = self.mapToScene(view_pos.toPoint())
+        return math.floor(scene.y()), math.floor(scene.x())
+
+    def _begin_stroke(self, view_pos: QPointF, erase: bool) -> None:
+        self._stroke = [self._scene_pixel(view_pos)]
+        self._stroke_erases = erase
+        item = QGraphicsPathItem()
+        color = QColor(*(ERASE_PREVIEW if erase else CURRENT_OBJECT))
+        color.setAlphaF(0.6)
+        # Pixel centres joined by a pen as wide as the footprint, with round ends like it.
+        pen = QPen(color, 2 * self.brush_radius + 1, Qt.PenStyle.SolidLine,
+                   Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+        item.setPen(pen)
+        item.setZValue(9)  # under the click markers
+        self.scene().addItem(item)
+        self._stroke_items.append(item)
+        self._draw_stroke()
+
+    def _extend_stroke(self, view_pos: QPointF) -> None:
+        pixel = self._scene_pixel(view_pos)
+        if pixel != self._stroke[-1]:
+            self._stroke.append(pixel)
+            self._draw_stroke()
+
+    def _draw_stroke(self) -> None:
+        (y, x), *rest = self._stroke
+        path = QPainterPath(QPointF(x + 0.5, y + 0.5))
+        # A lone point still needs a segment for the round cap to draw a dot.
+        for y, x in rest or [(y, x)]:
+            path.lineTo(x + 0.5, y + 0.5)
+        self._stroke_items[-1].setPath(path)
+
+    def _end_stroke(self) -> None:
+        stroke = Stroke(tuple(self._stroke), self.brush_radius, self._stroke_erases)
+        self._stroke = None
+        self.stroked.emit(stroke)
+
     # -- view -----------------------------------------------------------------------------
     def fit(self) -> None:
         if self._image_shape is not None:
@@ -304,7 +419,13 @@ class ImageCanvas(QGraphicsView):
             self._space_dragged = self._space_down
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
         elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            self._press = (event.position(), button)
+            if self.tool == "click":
+                self._press = (event.position(), button)
+            elif self._image_shape is not None and self._stroke is None:
+                self._press = (event.position(), button)
+                right = button == Qt.MouseButton.RightButton
+                self._begin_stroke(event.position(), erase=right if self.tool == "brush"
+                                   else not right)
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -313,6 +434,11 @@ class ImageCanvas(QGraphicsView):
             self._pan_from = event.position()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+        if self._stroke is not None:
+            self._extend_stroke(event.position())
+        if self.tool != "click" and self._image_shape is not None and self._pan_from is None:
+            row, col = self._scene_pixel(event.position())
+            self._show_brush_cursor(QPointF(col + 0.5, row + 0.5))
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -322,10 +448,14 @@ class ImageCanvas(QGraphicsView):
         elif self._press is not None and event.button() == self._press[1]:
             start, button = self._press
             self._press = None
-            moved = (event.position() - start).manhattanLength()
-            position = self.image_position(event.position())
-            if moved <= CLICK_MOVE_TOLERANCE and position is not None:
-                self.clicked.emit(*position, button == Qt.MouseButton.LeftButton)
+            if self._stroke is not None:
+                self._extend_stroke(event.position())
+                self._end_stroke()
+            elif self.tool == "click":
+                moved = (event.position() - start).manhattanLength()
+                position = self.image_position(event.position())
+                if moved <= CLICK_MOVE_TOLERANCE and position is not None:
+                    self.clicked.emit(*position, button == Qt.MouseButton.LeftButton)
         event.accept()
 
     def contextMenuEvent(self, event) -> None:
@@ -353,3 +483,7 @@ class ImageCanvas(QGraphicsView):
     def enterEvent(self, event) -> None:
         self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self._show_brush_cursor(None)
+        super().leaveEvent(event)

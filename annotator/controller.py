@@ -43,12 +43,15 @@ class SessionView:
     current_proposal: int | None = None  # the one the mask is
     probability: np.ndarray | None = None  # the map the mask is thresholded from
     threshold: float = DEFAULT_PROB_THRESH
+    # The clicks of each undoable / redoable step ((): a proposal choice or a hand edit).
+    step_clicks: tuple[tuple[Click, ...], ...] = ()
+    redo_step_clicks: tuple[tuple[Click, ...], ...] = ()
 
 
 @dataclass(frozen=True)
 class _Op:
     kind: str  # load | model | options | taiz | clicks | propose | choose | undo | redo | reset
-    #            | initial_mask | finish
+    #            | initial_mask | edit | finish
     payload: object = None
 
 
@@ -134,20 +137,38 @@ class SessionController(QObject):
     @property
     def displayed_clicks(self) -> list[Click]:
         """Clicks of the object in progress, including those still waiting for the model."""
-        clicks = list(self.view.clicks)
-        running = [self._running[2]] if self._running is not None else []
-        for op in running + self._pending:  # replay what the worker has not reported yet
-            if op.kind == "clicks":
-                clicks += op.payload
-            elif op.kind == "undo" and clicks:
-                clicks.pop()
-            elif op.kind in ("reset", "finish", "load"):
-                clicks = []
-        return clicks
+        return [click for step in self._displayed_steps() for click in step]
 
     @property
     def has_object_in_progress(self) -> bool:
-        return bool(self.displayed_clicks) or self.editing_object_id is not None
+        return bool(self._displayed_steps()) or self.editing_object_id is not None
+
+    def _displayed_steps(self) -> list[tuple[Click, ...]]:
+        """The clicks of each step of the object in progress once the worker has done what
+        it was asked: the view's steps with the running and pending operations replayed.
+        Undo takes away a whole step, which for a proposal choice or an edit holds no click."""
+        steps, redo = list(self.view.step_clicks), list(self.view.redo_step_clicks)
+        ops = ([self._running[2]] if self._running is not None else []) + self._pending
+        coalesce = False
+        for index, op in enumerate(ops):
+            if op.kind == "clicks":
+                if coalesce:  # _dispatch predicts queued clicks together: one step
+                    steps[-1] += tuple(op.payload)
+                else:
+                    steps.append(tuple(op.payload))
+                redo.clear()
+            elif op.kind in ("choose", "edit"):
+                steps.append(())
+                redo.clear()
+            elif op.kind == "undo" and steps:
+                redo.append(steps.pop())
+            elif op.kind == "redo" and redo:
+                steps.append(redo.pop())
+            elif op.kind in ("reset", "finish", "load"):
+                steps, redo = [], []
+            # Queued clicks join the queued clicks before them; the running job is alone.
+            coalesce = op.kind == "clicks" and (index > 0 or self._running is None)
+        return steps
 
     def current_entry(self) -> ImageEntry | None:
         if self.project is None or self.current_file is None:
@@ -305,11 +326,44 @@ class SessionController(QObject):
         if 0 <= index < len(self.view.proposals):
             self._enqueue(_Op("choose", index))
 
+    def edit_mask(self, edit: Callable[[np.ndarray], np.ndarray], what: str | None = None
+                  ) -> None:
+        """Change the mask of the object in progress by hand: ``edit`` (current mask -> new
+        mask, run on the worker after every earlier operation) makes one undoable step in
+        the clicks' history. Starts a new object when there is none. ``what`` names the
+        edit in the message when it changes nothing ("Fill holes"); None: no message."""
+        if self.image is None:
+            return
+        self._enqueue(_Op("edit", (edit, what)))
+        self.session_changed.emit()
+
+    def edit_object(self, object_id: int, edit: Callable[[np.ndarray], np.ndarray],
+                    what: str) -> None:
+        """Replace finished object ``object_id``'s mask with ``edit`` of it, saved and
+        journaled like a correction. An edit that would empty the mask is refused."""
+        assert self.project is not None
+        entry, obj = self.project.find_object(object_id)
+        mask = obj.mask
+        edited = edit(mask)
+        if np.array_equal(edited, mask):
+            self.message.emit(f"{what}: object {object_id} has nothing to change.")
+            return
+        if not edited.any():
+            self.message.emit(f"{what} would leave object {object_id} empty: unchanged.")
+            return
+        obj = self.project.replace_mask(object_id, edited, obj.clicks)
+        self._journal_object(entry.file_name, obj, replaces=True)
+        self._save()
+        self.message.emit(f"{what}: object {object_id} changed.")
+        self.objects_changed.emit()
+
     def undo(self) -> None:
         self._enqueue(_Op("undo"))
+        self.session_changed.emit()  # the clicks shown change before the worker answers
 
     def redo(self) -> None:
         self._enqueue(_Op("redo"))
+        self.session_changed.emit()
 
     def reset_object(self) -> None:
         """Drop the object in progress; a correction is cancelled, its instance unchanged."""
@@ -464,6 +518,9 @@ class SessionController(QObject):
             session.reset()
         elif op.kind == "initial_mask":
             session.set_initial_mask(op.payload)
+        elif op.kind == "edit":
+            edit, _ = op.payload
+            result = session.edit_mask(edit(session.mask))
         elif op.kind == "finish":
             mask = session.mask
             if not mask.any():
@@ -476,7 +533,8 @@ class SessionController(QObject):
         return result, SessionView(session.clicks, session.mask if probability is not None
                                    else None, session.can_undo, session.can_redo,
                                    session.proposals, session.current_proposal, probability,
-                                   session.prob_thresh)
+                                   session.prob_thresh, tuple(session.step_clicks),
+                                   tuple(session.redo_step_clicks))
 
     def _use_predictor(self, base: Predictor) -> None:
         """Runs on the worker thread: ``base``, wrapped in TAIZ when it is on."""
@@ -539,7 +597,8 @@ class SessionController(QObject):
         previous = self.view
         outcome, view = result
         self.view = self._thresholded(view)  # the threshold may have moved during the job
-        if op.kind in ("clicks", "undo", "redo", "reset", "choose", "initial_mask", "finish"):
+        if op.kind in ("clicks", "undo", "redo", "reset", "choose", "initial_mask", "edit",
+                       "finish"):
             self._journal_progress(self.view.clicks)  # before the result is shown
         if op.kind == "clicks":
             self.prediction_timed.emit(outcome)
@@ -551,6 +610,8 @@ class SessionController(QObject):
             self.message.emit(f"{count} proposals in {outcome:.2f} s: press 1-{count} or "
                               "click one to continue from it" if count > 1 else
                               "No alternative to this mask among the proposals.")
+        elif op.kind == "edit" and not outcome and op.payload[1]:
+            self.message.emit(f"{op.payload[1]}: the mask has nothing to change.")
         elif op.kind == "model":
             self.model_name = outcome
             self.model_changed.emit(outcome)

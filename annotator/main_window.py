@@ -22,6 +22,7 @@ from annotator.canvas import ImageCanvas
 from annotator.colors import object_color
 from annotator.controller import SessionController
 from annotator.jobs import BackgroundJob
+from annotator.mask_tools import MaskTools
 from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
 from annotator.refinement_menu import RefinementMenu
@@ -91,9 +92,9 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save Project &As…", self.choose_project_path,
                                            ["Ctrl+Shift+S"], "fa5s.save")
         self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
-        self.undo_action = self._action("&Undo Click", self.controller.undo, ["Ctrl+Z"],
+        self.undo_action = self._action("&Undo", self.controller.undo, ["Ctrl+Z"],
                                         "fa5s.undo")
-        self.redo_action = self._action("&Redo Click", self.controller.redo,
+        self.redo_action = self._action("&Redo", self.controller.redo,
                                         ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
         self.reset_action = self._action("Reset &Object", self.controller.reset_object, ["Esc"],
                                          "fa5s.times-circle",
@@ -137,6 +138,10 @@ class MainWindow(QMainWindow):
         for action in self.proposal_actions:
             edit_menu.addAction(action)
         edit_menu.addSeparator()
+        self.mask_tools = MaskTools(self, self.canvas, self.controller,
+                                    self.objects_panel.selected_id)
+        self.mask_tools.add_to_menu(edit_menu)
+        edit_menu.addSeparator()
         edit_menu.addAction(self.reuse_category_action)
         view_menu = menus.addMenu("&View")
         for action in (self.prev_action, self.next_action, self.fit_action):
@@ -160,6 +165,7 @@ class MainWindow(QMainWindow):
             for action in group:
                 toolbar.addAction(action)
             toolbar.addSeparator()
+        self.addToolBar(self.mask_tools.toolbar)
 
     def _build_model_menu(self, menu) -> None:
         """One choice per registry entry (those that cannot run say why), then the manager."""

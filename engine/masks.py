@@ -1,4 +1,5 @@
-"""Mask helpers on top of pycocotools: compressed RLE in and out, IoU, bounding boxes.
+"""Mask helpers on top of pycocotools: compressed RLE in and out, IoU, bounding boxes;
+clean-ups of a mask (keep its largest part, fill its holes) on top of OpenCV.
 
 pycocotools' C code trusts its input: malformed RLE counts read past the string, overflow
 its 64-bit arithmetic or write past the mask. :func:`decode_rle` is therefore the one way
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
 # pycocotools stores run lengths (and, on Windows, sizes) as 32-bit unsigned integers;
 # larger values would be truncated silently.
 _MAX_RUN = 2 ** 32 - 1
+
+# A mask's parts are 8-connected (pixels touching at a corner belong together) and its
+# background 4-connected: the pair that makes every closed outline, diagonal steps
+# included, enclose its inside (with 8/8 a hole would leak out through a diagonal step).
+OBJECT_CONNECTIVITY = 8
+BACKGROUND_CONNECTIVITY = 4
 
 
 class InvalidRLE(ValueError):
@@ -176,3 +184,46 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     if union == 0:
         return 1.0
     return float(np.count_nonzero(a & b) / union)
+
+
+def keep_largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 8-connected part of ``mask`` (ties: the first in row-major order);
+    an empty mask stays empty."""
+    result = np.zeros(mask.shape, dtype=bool)
+    box = _extent_slices(mask)
+    if box is None:
+        return result
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask[box].astype(np.uint8), connectivity=OBJECT_CONNECTIVITY)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))  # label 0 is the background
+    result[box] = labels == largest
+    return result
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with its holes filled: the 4-connected background regions that do not
+    reach the image border. A gap open to the border is not a hole."""
+    result = mask.astype(bool)  # a copy
+    box = _extent_slices(mask)
+    if box is None:
+        return result
+    # Outside the mask's bounding box all is background joined to the image border, so a
+    # region reaches the border exactly when it reaches the box's edge.
+    count, labels = cv2.connectedComponents((~result[box]).astype(np.uint8),
+                                            connectivity=BACKGROUND_CONNECTIVITY)
+    outside = np.zeros(count, dtype=bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        outside[edge] = True
+    outside[0] = False  # label 0 is the object itself
+    result[box] = ~outside[labels]
+    return result
+
+
+def _extent_slices(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The mask's bounding box as slices, None for an empty mask: the clean-ups work on
+    it alone, which is much faster for an object smaller than its image."""
+    extent = mask_extent(mask)
+    if extent is None:
+        return None
+    rmin, rmax, cmin, cmax = extent
+    return slice(rmin, rmax + 1), slice(cmin, cmax + 1)

@@ -19,7 +19,8 @@ DEFAULT_PROB_THRESH = 0.49  # the official evaluation threshold
 class _Step:
     """The session after one prediction: the clicks it added and everything to restore it.
 
-    A step without clicks is the choice of a first-click proposal (``chosen``).
+    A step without clicks is the choice of a first-click proposal (``chosen``) or a hand
+    edit of the mask (``chosen`` None); both keep the predictor's state.
     """
 
     clicks: tuple[Click, ...]
@@ -39,7 +40,8 @@ class InteractiveSession:
 
     After a first positive click, ``propose`` adds alternative masks (part / whole / group);
     ``choose_proposal`` makes one of them the mask the next clicks continue from, as a step
-    of its own, undone and redone like a click.
+    of its own, undone and redone like a click. A hand edit of the mask (``edit_mask``: a
+    brush stroke, keep the largest part...) is one more such step.
     """
 
     def __init__(
@@ -68,6 +70,17 @@ class InteractiveSession:
         return [click for step in self._steps for click in step.clicks]
 
     @property
+    def step_clicks(self) -> list[tuple[Click, ...]]:
+        """The clicks of each step, oldest first (``()`` for a proposal choice or an edit):
+        what each ``undo`` would take away."""
+        return [step.clicks for step in self._steps]
+
+    @property
+    def redo_step_clicks(self) -> list[tuple[Click, ...]]:
+        """The clicks of each undone step, the next ``redo`` last."""
+        return [step.clicks for step in self._redo]
+
+    @property
     def probability(self) -> np.ndarray | None:
         """The current probability map, or None before any click and initial mask."""
         if self._steps:
@@ -88,8 +101,9 @@ class InteractiveSession:
 
     @property
     def proposals(self) -> tuple[Proposal, ...]:
-        """The first click's proposals while no later click was made, else ()."""
-        if self._steps and not any(step.clicks for step in self._steps[1:]):
+        """The first click's proposals while every later step chose one of them, else ()
+        (a later click or hand edit ends the choice)."""
+        if self._steps and all(step.chosen is not None for step in self._steps[1:]):
             return self._steps[0].proposals
         return ()
 
@@ -176,6 +190,23 @@ class InteractiveSession:
                                      self._steps[-1].predictor_state, chosen=index))
             self._redo.clear()
         return self.probability
+
+    def edit_mask(self, mask: np.ndarray) -> bool:
+        """Make ``mask`` (H x W bool, edited by hand) the current mask, as a step of its own
+        whose probability is 1 inside and 0 outside: the next click continues from it.
+
+        Also starts an object from nothing. Returns False, adding no step, when ``mask``
+        is the current mask.
+        """
+        if mask.shape != self.shape:
+            raise ValueError(f"the edited mask is {mask.shape[:2]}, the image {self.shape}")
+        mask = mask.astype(bool)
+        if np.array_equal(mask, self.mask):  # before any click: an empty mask
+            return False
+        state = self._steps[-1].predictor_state if self._steps else self._initial_state
+        self._steps.append(_Step((), mask.astype(np.float32), state))
+        self._redo.clear()
+        return True
 
     def undo(self) -> bool:
         """Remove the last step; returns False when there is nothing to undo."""
