@@ -1,10 +1,13 @@
 """Side panels: the folder's image list and the objects of the current image."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import qtawesome as qta
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QHBoxLayout, QListWidget, QListWidgetItem, QPushButton,
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
+                               QPushButton, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from engine.annotations import AnnotatedObject
@@ -12,13 +15,38 @@ from annotator.colors import object_color
 
 
 def color_icon(rgb: tuple[int, int, int]) -> QIcon:
+    """A colour swatch, outlined so that a pale colour shows on a pale list."""
     pixmap = QPixmap(14, 14)
     pixmap.fill(QColor(*rgb))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(*rgb).darker(160))
+    painter.drawRect(0, 0, 13, 13)
+    painter.end()
     return QIcon(pixmap)
 
 
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # an image's ImageStatus
+
+
+@dataclass(frozen=True)
+class ImageStatus:
+    """What the image list shows of one image beside its name."""
+
+    objects: int = 0
+    reviewed: int | None = None  # None: no review count to show
+    error: str | None = None  # why the image cannot be opened
+
+    def summary(self) -> str:
+        if self.error:
+            return "unreadable"
+        text = f"{self.objects} object{'s' if self.objects != 1 else ''}" if self.objects else ""
+        if self.reviewed is not None and self.objects:
+            text += f", {self.reviewed} reviewed"
+        return text
+
+
 class ImageListPanel(QListWidget):
-    """The images of the open folder; unreadable ones are marked with the reason."""
+    """The images of the open folder: a status icon, the name and the object count."""
 
     image_activated = Signal(int)
 
@@ -27,6 +55,7 @@ class ImageListPanel(QListWidget):
         # The canvas keeps the keyboard: Space, Enter and the letter keys are annotation keys.
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
+        self.setItemDelegate(_ImageItemDelegate(self))
         self.currentRowChanged.connect(self._on_row_changed)
         self._updating = False
 
@@ -36,22 +65,29 @@ class ImageListPanel(QListWidget):
         for name in files:
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setData(STATUS_ROLE, ImageStatus())
             self.addItem(item)
         self._updating = False
 
-    def update_file(self, row: int, objects: int, error: str | None) -> None:
+    def update_file(self, row: int, objects: int, error: str | None = None, *,
+                    reviewed: int | None = None) -> None:
+        """Show row ``row``'s status: its object count, the reason it cannot be opened,
+        and (when given) how many of its objects were reviewed."""
         item = self.item(row)
         if item is None:
             return
+        status = ImageStatus(objects, reviewed, error)
+        item.setData(STATUS_ROLE, status)
         name = item.data(Qt.ItemDataRole.UserRole)
         if error:
-            item.setText(name)
             item.setIcon(qta.icon("fa5s.exclamation-triangle", color="#d9534f"))
-            item.setToolTip(f"Cannot open this image:\n{error}")
+            item.setToolTip(f"{name}\nCannot open this image:\n{error}")
         else:
-            item.setText(f"{name}  ({objects})" if objects else name)
             item.setIcon(qta.icon("fa5s.check", color="#3c9a5f") if objects else QIcon())
-            item.setToolTip(f"{objects} object(s)")
+            item.setToolTip(f"{name}\n{status.summary() or 'no objects yet'}")
+
+    def status(self, row: int) -> ImageStatus:
+        return self.item(row).data(STATUS_ROLE)
 
     def select_row(self, row: int) -> None:
         self._updating = True
@@ -61,6 +97,52 @@ class ImageListPanel(QListWidget):
     def _on_row_changed(self, row: int) -> None:
         if not self._updating and row >= 0:
             self.image_activated.emit(row)
+
+
+class _ImageItemDelegate(QStyledItemDelegate):
+    """Icon in a slot of its own (names stay aligned whether or not a row has one), the
+    name elided in the middle (the extension stays), the status right-aligned and muted."""
+
+    MARGIN = 4
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        icon, name = opt.icon, opt.text
+        opt.text, opt.icon = "", QIcon()
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        rect = opt.rect.adjusted(self.MARGIN, 0, -self.MARGIN, 0)
+        side = opt.decorationSize.height()
+        icon_rect = QRect(rect.left(), rect.center().y() - side // 2 + 1, side, side)
+        if not icon.isNull():
+            icon.paint(painter, icon_rect)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        group = QPalette.ColorGroup.Normal
+        text_color = opt.palette.color(group, QPalette.ColorRole.HighlightedText if selected
+                                       else QPalette.ColorRole.Text)
+        status: ImageStatus | None = index.data(STATUS_ROLE)
+        summary = status.summary() if status is not None else ""
+        metrics = opt.fontMetrics
+        summary_width = metrics.horizontalAdvance(summary) if summary else 0
+        text_rect = rect.adjusted(side + self.MARGIN, 0, 0, 0)
+        name_rect = text_rect.adjusted(0, 0, -(summary_width + 2 * self.MARGIN), 0)
+        painter.save()
+        painter.setPen(text_color)
+        align = Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(name_rect, align | Qt.AlignmentFlag.AlignLeft,
+                         metrics.elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                            name_rect.width()))
+        if summary:
+            muted = QColor(text_color)
+            muted.setAlphaF(0.65)
+            painter.setPen(muted)
+            painter.drawText(text_rect, align | Qt.AlignmentFlag.AlignRight, summary)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(size.height(), option.decorationSize.height() + 4))
 
 
 class ObjectsPanel(QWidget):
@@ -102,8 +184,10 @@ class ObjectsPanel(QWidget):
         self._filling = False
         self._update_buttons()
 
-    def set_objects(self, objects: list[tuple[AnnotatedObject, str]], editing_id: int | None
-                    ) -> None:
+    def set_objects(self, objects: list[tuple[AnnotatedObject, str]], editing_id: int | None,
+                    colors: dict[int, tuple[int, int, int]] | None = None) -> None:
+        """List ``objects`` (with their category names); ``colors`` maps object ids to the
+        colour they are drawn in (default: each object its own)."""
         selected = self.selected_id()
         self._filling = True
         self.tree.clear()
@@ -111,7 +195,7 @@ class ObjectsPanel(QWidget):
             source = "editing…" if obj.id == editing_id else obj.source
             item = QTreeWidgetItem([f"#{obj.id}", category, source])
             item.setData(0, Qt.ItemDataRole.UserRole, obj.id)
-            item.setIcon(0, color_icon(object_color(obj.id)))
+            item.setIcon(0, color_icon((colors or {}).get(obj.id) or object_color(obj.id)))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked if obj.visible else Qt.CheckState.Unchecked)
             item.setToolTip(0, "Tick to show, untick to hide")
