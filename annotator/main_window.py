@@ -82,7 +82,8 @@ class MainWindow(QMainWindow):
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
         action.triggered.connect(slot)
         keys = ", ".join(shortcuts)
-        action.setToolTip(f"{tip or text} ({keys})" if keys else (tip or text))
+        tip = tip or text.replace("&", "")
+        action.setToolTip(f"{tip} ({keys})" if keys else tip)
         self.addAction(action)
         return action
 

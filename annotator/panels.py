@@ -55,6 +55,7 @@ class ImageListPanel(QListWidget):
         # The canvas keeps the keyboard: Space, Enter and the letter keys are annotation keys.
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
+        self.setIconSize(QSize(16, 16))
         self.setItemDelegate(_ImageItemDelegate(self))
         self.currentRowChanged.connect(self._on_row_changed)
         self._updating = False
@@ -108,7 +109,7 @@ class _ImageItemDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        icon, name = opt.icon, opt.text
+        icon, name = QIcon(opt.icon), opt.text  # copies: opt's own are cleared next
         opt.text, opt.icon = "", QIcon()
         style = opt.widget.style() if opt.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
