@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QComboBox, QDialog,
-                               QDialogButtonBox, QFormLayout, QHBoxLayout, QInputDialog,
-                               QLabel, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView,
+                               QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.annotations import Category
 from annotator.controller import SessionController
@@ -33,7 +33,8 @@ class CategoryEditor(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.Stretch)  # the name takes the room
         self.table.cellDoubleClicked.connect(self._on_double_click)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.add_button = QPushButton("&Add…")
@@ -101,7 +102,6 @@ class CategoryEditor(QDialog):
             if category.id == selected:
                 self.table.selectRow(row)
         self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
         self._update_buttons()
 
     def selected_id(self) -> int | None:

@@ -81,10 +81,12 @@ class ImageListPanel(QListWidget):
         item.setData(STATUS_ROLE, status)
         name = item.data(Qt.ItemDataRole.UserRole)
         if error:
-            item.setIcon(qta.icon("fa5s.exclamation-triangle", color="#d9534f"))
+            item.setIcon(qta.icon("fa5s.exclamation-triangle", color="#d9534f",
+                                  color_selected="white"))
             item.setToolTip(f"{name}\nCannot open this image:\n{error}")
         else:
-            item.setIcon(qta.icon("fa5s.check", color="#3c9a5f") if objects else QIcon())
+            item.setIcon(qta.icon("fa5s.check", color="#3c9a5f", color_selected="white")
+                         if objects else QIcon())
             item.setToolTip(f"{name}\n{status.summary() or 'no objects yet'}")
 
     def status(self, row: int) -> ImageStatus:
@@ -116,9 +118,10 @@ class _ImageItemDelegate(QStyledItemDelegate):
         rect = opt.rect.adjusted(self.MARGIN, 0, -self.MARGIN, 0)
         side = opt.decorationSize.height()
         icon_rect = QRect(rect.left(), rect.center().y() - side // 2 + 1, side, side)
-        if not icon.isNull():
-            icon.paint(painter, icon_rect)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        if not icon.isNull():  # white on the selection colour, where green would vanish
+            icon.paint(painter, icon_rect, mode=QIcon.Mode.Selected if selected
+                       else QIcon.Mode.Normal)
         group = QPalette.ColorGroup.Normal
         text_color = opt.palette.color(group, QPalette.ColorRole.HighlightedText if selected
                                        else QPalette.ColorRole.Text)

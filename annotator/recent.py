@@ -8,6 +8,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
+from annotator.shortcuts import DYNAMIC_MENU
+
 SETTINGS_KEY = "recent/folders"
 MAX_RECENT = 8
 
@@ -44,6 +46,7 @@ class RecentFoldersMenu(QMenu):
         super().__init__("Open &Recent", parent)
         self._open_folder = open_folder
         self.setToolTipsVisible(True)
+        self.setProperty(DYNAMIC_MENU, True)  # no shortcuts for entries that come and go
         self.aboutToShow.connect(self.rebuild)
         self.rebuild()
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 SETTINGS_GROUP = "shortcuts"
+DYNAMIC_MENU = "dynamicMenu"  # a menu property: its entries are rebuilt, not fixed actions
 _PORTABLE = QKeySequence.SequenceFormat.PortableText
 _NATIVE = QKeySequence.SequenceFormat.NativeText
 
@@ -41,14 +42,16 @@ def keys_text(sequences: list[QKeySequence]) -> str:
 
 def window_actions(window: QMainWindow) -> list[tuple[str, QAction]]:
     """(menu path, action) of every action of the window's menus, in menu order, then the
-    window's actions that are in no menu."""
+    window's actions that are in no menu. Menus whose entries come and go (File > Open
+    Recent) say so with the DYNAMIC_MENU property and are left out."""
     found: list[tuple[str, QAction]] = []
     seen: set[int] = set()
 
     def walk(menu, path: str) -> None:
         for action in menu.actions():
             if action.menu() is not None:
-                walk(action.menu(), f"{path} > {_clean(action.text())}")
+                if not action.menu().property(DYNAMIC_MENU):
+                    walk(action.menu(), f"{path} > {_clean(action.text())}")
             elif not action.isSeparator() and id(action) not in seen:
                 seen.add(id(action))
                 found.append((path, action))
@@ -162,6 +165,7 @@ class ShortcutsDialog(QDialog):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(list(self.COLUMNS))
         self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.currentItemChanged.connect(self._on_current_changed)
         self.editor = QKeySequenceEdit()
