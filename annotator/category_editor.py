@@ -61,7 +61,9 @@ class CategoryEditor(QDialog):
                                 "Double-click a colour or a name to change it."))
         layout.addLayout(row)
         layout.addWidget(close)
-        controller.categories_changed.connect(self.refresh)
+        for signal in (controller.categories_changed, controller.objects_changed,
+                       controller.project_opened):  # names, counts, another project
+            signal.connect(self.refresh)
         self.refresh()
 
     # -- questions to the user (tests replace these) ------------------------------------

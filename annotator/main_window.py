@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
         self.model_manager: ModelManagerDialog | None = None
         self._connect()
         self.setAcceptDrops(True)
+        # A graphics scene accepts every drag it sees: drops are the window's to handle.
+        self.canvas.setAcceptDrops(False)
+        self.canvas.viewport().setAcceptDrops(False)
         self.shortcuts = ShortcutMap(self)  # after every action exists: these are the defaults
         problems = self.shortcuts.apply_saved()
         if problems:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDropEvent, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QComboBox
 
 from engine.annotations import PROJECT_FILE_NAME, Project
@@ -391,7 +391,7 @@ def test_dropping_a_folder_opens_it(qtbot, window, folder) -> None:
     mime = _mime(folder)  # kept: the event does not own it
     event = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(event)
+    window.dropEvent(event)  # the window took the drag (test below): the drop is its
     assert event.isAccepted()
     qtbot.waitUntil(lambda: window.controller.project is not None
                     and window.controller.image is not None, timeout=10000)
@@ -441,16 +441,16 @@ def test_dropping_anything_else_says_why(qtbot, window, folder, tmp_path) -> Non
     assert window.controller.project is None
 
 
-def test_drag_enter_accepts_files_only(qtbot, window, folder) -> None:
-    from PySide6.QtGui import QDragEnterEvent
+def test_a_drag_over_any_widget_is_the_windows_and_needs_files(qtbot, window,
+                                                              folder) -> None:
     mimes = (_mime(folder), QMimeData())  # kept: the events do not own them
-    for mime, accepted in zip(mimes, (True, False)):
-        event = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
-                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        event.ignore()
-        window.dragEnterEvent(event)
-        assert event.isAccepted() == accepted
-    assert window.acceptDrops()
+    for widget in (window.canvas.viewport(), window.image_list.viewport()):
+        for mime, accepted in zip(mimes, (True, False)):
+            event = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                                    Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+            event.ignore()
+            QApplication.sendEvent(widget, event)  # passed up to the window
+            assert event.isAccepted() == accepted, widget
 
 
 # -- theme --------------------------------------------------------------------------------------
