@@ -246,13 +246,13 @@ class ShortcutsDialog(QDialog):
             item.setData(0, Qt.ItemDataRole.UserRole, action)
             if not action.icon().isNull():
                 item.setIcon(0, action.icon())
-            changed = action.shortcuts() != self.shortcuts.defaults[action_id(action)]
+            default = self.shortcuts.defaults[action_id(action)]
+            changed = action.shortcuts() != default
             font = item.font(1)
             font.setBold(changed)
             item.setFont(1, font)
             if changed:
-                item.setToolTip(1, "Changed; the default is "
-                                f"{keys_text(self.shortcuts.defaults[action_id(action)]) or 'none'}")
+                item.setToolTip(1, f"Changed; the default is {keys_text(default) or 'none'}")
             self.tree.addTopLevelItem(item)
             if action is current_action:
                 self.tree.setCurrentItem(item)
