@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import qtawesome as qta
-from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
                                QPushButton, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -13,16 +13,23 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidg
 from engine.annotations import AnnotatedObject
 from annotator.colors import object_color
 
+SWATCH_SIZE = 14  # logical px
+
 
 def color_icon(rgb: tuple[int, int, int]) -> QIcon:
-    """A colour swatch, outlined so that a pale colour shows on a pale list."""
-    pixmap = QPixmap(14, 14)
-    pixmap.fill(QColor(*rgb))
-    painter = QPainter(pixmap)
-    painter.setPen(QColor(*rgb).darker(160))
-    painter.drawRect(0, 0, 13, 13)
-    painter.end()
-    return QIcon(pixmap)
+    """A colour swatch, outlined so that a pale colour shows on a pale list; drawn for
+    device pixel ratios 1 to 3, so its outline stays one crisp pixel on HiDPI screens."""
+    icon = QIcon()
+    for scale in (1, 2, 3):
+        side = SWATCH_SIZE * scale
+        pixmap = QPixmap(side, side)
+        pixmap.fill(QColor(*rgb))
+        painter = QPainter(pixmap)
+        painter.setPen(QPen(QColor(*rgb).darker(160), scale))
+        painter.drawRect(QRectF(scale / 2, scale / 2, side - scale, side - scale))
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
 
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # an image's ImageStatus

@@ -471,3 +471,14 @@ def test_theme_menu_switches_and_saves_the_palette(qtbot, window, open_window) -
     finally:
         apply_theme("system")
     assert app.palette().color(QPalette.ColorRole.Window) == window_color
+
+
+def test_colour_swatches_are_drawn_for_hidpi_screens(qapp) -> None:
+    from PySide6.QtCore import QSize
+    from annotator.panels import color_icon
+    pixmap = color_icon((10, 20, 30)).pixmap(QSize(14, 14), 2.0)
+    assert (pixmap.width(), pixmap.height()) == (28, 28)
+    image = pixmap.toImage()
+    assert image.pixelColor(14, 14).getRgb()[:3] == (10, 20, 30)
+    assert image.pixelColor(1, 14).getRgb()[:3] != (10, 20, 30)  # a one-pixel outline only
+    assert image.pixelColor(2, 14).getRgb()[:3] == (10, 20, 30)
