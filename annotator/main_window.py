@@ -196,7 +196,8 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("toolbar-main")
         toolbar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        for group in ((self.open_action, self.import_action, self.export_action),
+        for group in ((self.open_action, self.reopen_action, self.import_action,
+                       self.export_action),
                       (self.undo_action, self.redo_action, self.reset_action, self.finish_action),
                       (self.prev_action, self.next_action, self.fit_action)):
             for action in group:
