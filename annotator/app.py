@@ -13,6 +13,7 @@ from resources import RESOURCES_DIR
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from annotator.refinement_menu import saved_options
+from annotator.theme import apply_theme, saved_theme
 from weights import DEFAULT_MODEL
 
 
@@ -26,6 +27,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     # Settings live beside the rest of Clickmask's user files (CLICKMASK_HOME honoured).
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(config_dir()))
+    apply_theme(saved_theme())
     return app
 
 

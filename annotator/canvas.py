@@ -403,7 +403,9 @@ class ImageCanvas(QGraphicsView):
         """(row, col) of the image pixel under a viewport position, None outside the image."""
         if self._image_shape is None:
             return None
-        scene = self.mapToScene(view_pos.toPoint())
+        # Mapped as a QPointF: with a device pixel ratio above 1 a click falls between
+        # logical pixels, and rounding it first could pick the neighbouring image pixel.
+        scene = self.viewportTransform().inverted()[0].map(QPointF(view_pos))
         y, x = math.floor(scene.y()), math.floor(scene.x())
         if 0 <= y < self._image_shape[0] and 0 <= x < self._image_shape[1]:
             return float(y), float(x)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
 from engine.session import DEFAULT_PROB_THRESH
-from engine.annotations import AnnotatedObject, ImageEntry, Project
+from engine.annotations import AnnotatedObject, Category, ImageEntry, Project
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
 from engine.journal import InProgress, Journal, JournalError, Recovery, set_aside
@@ -75,6 +75,7 @@ class SessionController(QObject):
     image_failed = Signal(str, str)  # file name, message
     session_changed = Signal()  # clicks or current mask changed
     objects_changed = Signal()  # objects of the current image changed
+    categories_changed = Signal()  # a category was added, renamed, recoloured, re-id'd, removed
     busy_changed = Signal(bool)
     model_changed = Signal(str)  # registry name of the model now in use
     prediction_timed = Signal(float)  # seconds of the last prediction
@@ -436,6 +437,39 @@ class SessionController(QObject):
         assert self.project is not None
         rle = imported_rle(self.project.find_object(object_id)[1])
         return decode_rle(rle) if rle is not None else None
+
+    def set_current_objects_visible(self, visible: bool) -> None:
+        """Show or hide every object of the current image."""
+        if self.project is None:
+            return
+        for obj in self.current_objects():
+            obj.visible = visible
+        self._save()
+        self.objects_changed.emit()
+
+    # -- categories (each raises ValueError with a message for the user; nothing changes) --
+    def add_category(self, name: str, color: tuple[int, int, int] | None = None) -> Category:
+        return self._change_categories(self.project.add_category, name, color)
+
+    def rename_category(self, category_id: int, name: str) -> None:
+        self._change_categories(self.project.rename_category, category_id, name)
+
+    def recolor_category(self, category_id: int, color: tuple[int, int, int]) -> None:
+        self._change_categories(self.project.recolor_category, category_id, color)
+
+    def change_category_id(self, category_id: int, new_id: int) -> None:
+        self._change_categories(self.project.change_category_id, category_id, new_id)
+
+    def delete_category(self, category_id: int) -> None:
+        self._change_categories(self.project.remove_category, category_id)
+
+    def _change_categories(self, change: Callable, *args) -> object:
+        assert self.project is not None
+        result = change(*args)
+        self._save()
+        self.categories_changed.emit()
+        self.objects_changed.emit()  # their names and colours are drawn with the objects
+        return result
 
     def import_coco(self, path: str | Path) -> ImportReport:
         """Add a COCO file's instances to the open folder; raises CocoFormatError."""

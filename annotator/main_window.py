@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import qtawesome as qta
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QMimeData, QSettings, Qt, QTimer
+from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent,
+                           QKeySequence)
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QMenu, QSpinBox
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QProgressDialog, QPushButton, QWidget)
 
 from engine.annotations import ProjectError
@@ -19,15 +20,20 @@ from engine.journal import InProgress
 from engine.inference.taiz import TAIZConfig
 from annotator import __version__
 from annotator.canvas import ImageCanvas
-from annotator.colors import object_color
+from annotator.category_editor import CategoryEditor, choose_category
+from annotator.colors import display_color
 from annotator.controller import SessionController
+from annotator.drop import dropped
 from annotator.jobs import BackgroundJob
 from annotator.mask_tools import MaskTools
 from annotator.model_manager import ModelManagerDialog
 from annotator.panels import ImageListPanel, ObjectsPanel
+from annotator.recent import RecentFoldersMenu, forget_folder, recent_folders, remember_folder
 from annotator.refinement_menu import RefinementMenu
 from annotator.review_panel import ReviewPanel
 from annotator.proposals_strip import ProposalsStrip
+from annotator.shortcuts import ShortcutMap, ShortcutsDialog
+from annotator.theme import ThemeMenu
 from annotator.view_panel import ViewPanel, ViewSettings
 from weights import MODELS
 from weights.registry import engine_unavailable_reason
@@ -60,6 +66,14 @@ class MainWindow(QMainWindow):
         view_dock = self.findChild(QDockWidget, "dock-view")
         self.tabifyDockWidget(view_dock, self.findChild(QDockWidget, "dock-review"))
         view_dock.raise_()  # the Review tab comes forward when there is something to review
+        self.setAcceptDrops(True)
+        # A graphics scene accepts every drag it sees: drops are the window's to handle.
+        self.canvas.setAcceptDrops(False)
+        self.canvas.viewport().setAcceptDrops(False)
+        self.shortcuts = ShortcutMap(self)  # after every action exists: these are the defaults
+        problems = self.shortcuts.apply_saved()
+        if problems:
+            self.statusBar().showMessage("Saved shortcuts not applied: " + "; ".join(problems))
         self.apply_view_settings(self.view_panel.settings)
         self.canvas.show_placeholder("Open a folder of images (File > Open Folder…)")
 
@@ -78,7 +92,8 @@ class MainWindow(QMainWindow):
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
         action.triggered.connect(slot)
         keys = ", ".join(shortcuts)
-        action.setToolTip(f"{tip or text} ({keys})" if keys else (tip or text))
+        tip = tip or text.replace("&", "")
+        action.setToolTip(f"{tip} ({keys})" if keys else tip)
         self.addAction(action)
         return action
 
@@ -91,7 +106,14 @@ class MainWindow(QMainWindow):
                                           ["Ctrl+E"], "fa5s.file-export")
         self.save_as_action = self._action("Save Project &As…", self.choose_project_path,
                                            ["Ctrl+Shift+S"], "fa5s.save")
+        self.reopen_action = self._action("Reopen &Last Folder", self.reopen_last_folder,
+                                          ["Ctrl+Shift+O"], "fa5s.history",
+                                          "Open the folder you worked on before this one")
+        self.recent_menu = RecentFoldersMenu(self.open_recent, self)
         self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
+        self.categories_action = self._action("&Categories…", self.open_category_editor,
+                                              ["Ctrl+K"], "fa5s.tags",
+                                              "Add, rename, recolour or renumber categories")
         self.undo_action = self._action("&Undo", self.controller.undo, ["Ctrl+Z"],
                                         "fa5s.undo")
         self.redo_action = self._action("&Redo", self.controller.redo,
@@ -113,7 +135,23 @@ class MainWindow(QMainWindow):
         self.next_action = self._action("&Next Image", self.next_image, ["D"],
                                         "fa5s.arrow-right")
         self.fit_action = self._action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
+        self.show_all_action = self._action(
+            "&Show All Objects", lambda: self.controller.set_current_objects_visible(True),
+            ["Shift+H"], "fa5s.eye")
+        self.hide_all_action = self._action(
+            "&Hide All Objects", lambda: self.controller.set_current_objects_visible(False),
+            ["H"], "fa5s.eye-slash")
+        # Category colours by default, as labelme and CVAT draw; per object when touching
+        # instances of one category must be told apart.
+        self.color_by_category_action = QAction("Colour Objects by &Category", self,
+                                                checkable=True)
+        self.color_by_category_action.setChecked(
+            QSettings().value("view/color_by_category", True) in (True, "true"))
+        self.color_by_category_action.toggled.connect(self._on_color_by_category)
         self.about_action = self._action("&About Clickmask", self.show_about)
+        self.shortcuts_action = self._action("&Keyboard Shortcuts…", self.show_shortcuts,
+                                             ["F1"], "fa5s.keyboard",
+                                             "Every action with its keys; change them here")
         self.proposal_actions = [
             self._action(f"Pick Proposal &{i + 1}",
                          lambda _=False, i=i: self.controller.choose_proposal(i), [str(i + 1)],
@@ -122,7 +160,9 @@ class MainWindow(QMainWindow):
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
-        for action in (self.open_action, self.import_action, self.export_action,
+        file_menu.addAction(self.open_action)
+        file_menu.addMenu(self.recent_menu)
+        for action in (self.reopen_action, self.import_action, self.export_action,
                        self.save_as_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
@@ -143,9 +183,15 @@ class MainWindow(QMainWindow):
         self.mask_tools.add_to_menu(edit_menu)
         edit_menu.addSeparator()
         edit_menu.addAction(self.reuse_category_action)
+        edit_menu.addAction(self.categories_action)
         view_menu = menus.addMenu("&View")
         for action in (self.prev_action, self.next_action, self.fit_action):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        for action in (self.show_all_action, self.hide_all_action,
+                       self.color_by_category_action):
+            view_menu.addAction(action)
+        view_menu.addMenu(ThemeMenu(self))
         model_menu = menus.addMenu("&Model")
         self._build_model_menu(model_menu)
         model_menu.addSeparator()
@@ -154,12 +200,15 @@ class MainWindow(QMainWindow):
             self.controller, lambda: not self.controller.has_object_in_progress
             or self._may_leave_object(), self)
         model_menu.addMenu(self.refinement_menu)
-        menus.addMenu("&Help").addAction(self.about_action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("toolbar-main")
         toolbar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        for group in ((self.open_action, self.import_action, self.export_action),
+        for group in ((self.open_action, self.reopen_action, self.import_action,
+                       self.export_action),
                       (self.undo_action, self.redo_action, self.reset_action, self.finish_action),
                       (self.prev_action, self.next_action, self.fit_action)):
             for action in group:
@@ -173,6 +222,7 @@ class MainWindow(QMainWindow):
         self.model_actions: dict[str, QAction] = {}
         for entry in MODELS.values():
             action = QAction(entry.title, self, checkable=True)
+            action.setObjectName(f"model:{entry.name}")  # its title changes; shortcuts need a name
             action.setActionGroup(group)
             action.triggered.connect(lambda _=False, name=entry.name: self.choose_model(name))
             menu.addAction(action)
@@ -331,12 +381,8 @@ class MainWindow(QMainWindow):
         last = self.controller.last_category
         if last and self.reuse_category_action.isChecked():
             return last
-        names = [c.name for c in self.controller.project.categories]
-        if last in names:
-            names.remove(last)
-            names.insert(0, last)
-        name, ok = QInputDialog.getItem(self, "Finish object", "Category:", names, 0, True)
-        return name.strip() if ok and name.strip() else None
+        return choose_category(self, "Finish object", "Category:",
+                               self.controller.project.categories, last)
 
     def ask_leave_object(self) -> str:
         """'finish', 'discard' or 'stay' when leaving an image with an unfinished object."""
@@ -396,6 +442,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error(str(exc))
             return False
+        remember_folder(self.controller.project.root)
         recovery = self.controller.recovery
         if recovery is not None and recovery.in_progress is not None:
             if self.ask_restore(recovery.in_progress):
@@ -408,6 +455,66 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
         if folder and self._may_leave_image():
             self.open_folder(folder)
+
+    def open_recent(self, folder: Path) -> None:
+        """Open a recent folder (asking about an object in progress first)."""
+        if not Path(folder).is_dir():
+            forget_folder(folder)
+            self.show_error(f"{folder} no longer exists; it was removed from the recent "
+                            "folders.")
+            return
+        if self._may_leave_image():
+            self.open_folder(folder)
+
+    def reopen_last_folder(self) -> None:
+        """Open the most recent folder other than the one open now."""
+        current = self.controller.project.root if self.controller.project else None
+        folder = next((f for f in recent_folders() if f != current), None)
+        if folder is None:
+            self.statusBar().showMessage("No other folder was opened before.", 4000)
+        else:
+            self.open_recent(folder)
+
+    def open_category_editor(self) -> CategoryEditor:
+        """Show the (non-modal) category editor."""
+        editor = CategoryEditor(self.controller, self)
+        editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        editor.show()
+        return editor
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Show the (non-modal) sheet of keyboard shortcuts, where they can be changed."""
+        dialog = ShortcutsDialog(self.shortcuts, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        event.acceptProposedAction()
+        # After the drop returns: the questions and messages must not block the drag source.
+        mime = QMimeData()
+        mime.setUrls(event.mimeData().urls())
+        QTimer.singleShot(0, lambda: self.open_dropped(mime))
+
+    def open_dropped(self, mime: QMimeData) -> None:
+        """Open a dropped folder or import a dropped COCO file; say why anything else
+        cannot be used."""
+        drop = dropped(mime)
+        if drop.kind == "folder":
+            if self._may_leave_image():
+                self.open_folder(drop.path)
+        elif drop.kind == "coco":
+            if self.controller.project is None:
+                self.show_error(f"Open the folder of the images first, then drop "
+                                f"{drop.path.name} again to import its annotations.")
+            else:
+                self.import_coco(drop.path)
+        else:
+            self.show_error(drop.reason)
 
     def choose_project_path(self) -> None:
         if self.controller.project is None:
@@ -523,12 +630,10 @@ class MainWindow(QMainWindow):
     def rename_object(self, object_id: int) -> None:
         project = self.controller.project
         _, obj = project.find_object(object_id)
-        names = [c.name for c in project.categories]
-        current = project.category(obj.category_id).name
-        name, ok = QInputDialog.getItem(self, "Object category", f"Category of object #{obj.id}:",
-                                        names, names.index(current), True)
-        if ok and name.strip():
-            self.controller.rename_object(object_id, name.strip())
+        name = choose_category(self, "Object category", f"Category of object #{obj.id}:",
+                               project.categories, project.category(obj.category_id).name)
+        if name:
+            self.controller.rename_object(object_id, name)
 
     def go_to(self, index: int) -> None:
         if index != self.controller.current_index and self._may_leave_image():
@@ -603,15 +708,22 @@ class MainWindow(QMainWindow):
     def _refresh_objects(self) -> None:
         c = self.controller
         objects = c.current_objects()
+        by_category = self.color_by_category_action.isChecked()
+        colors = {o.id: display_color(o, c.project.category(o.category_id), by_category)
+                  for o in objects}
         self.objects_panel.set_objects([(o, c.category_name(o)) for o in objects],
-                                       c.editing_object_id)
+                                       c.editing_object_id, colors)
         if self.canvas.image_shape is not None:
             # An object whose image file changed size since cannot be drawn on it.
-            shown = [(o.mask, object_color(o.id)) for o in objects
+            shown = [(o.mask, colors[o.id]) for o in objects
                      if o.visible and not o.rejected and o.id != c.editing_object_id
                      and tuple(o.rle["size"]) == self.canvas.image_shape]
             self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
         self._refresh_image_list()
+
+    def _on_color_by_category(self, on: bool) -> None:
+        QSettings().setValue("view/color_by_category", on)
+        self._refresh_objects()
 
     def _refresh_image_list(self) -> None:
         c = self.controller
@@ -620,8 +732,8 @@ class MainWindow(QMainWindow):
         reviews = c.review_queue().counts_by_image()
         for row, name in enumerate(c.files):
             kept = [o for o in c.project.images[name].objects if not o.rejected]
-            self.image_list.update_file(row, len(kept),
-                                        c.unreadable.get(name), reviews.get(name))
+            self.image_list.update_file(row, len(kept), c.unreadable.get(name),
+                                        review=reviews.get(name))
 
     # -- lifetime ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -1,25 +1,60 @@
 """Side panels: the folder's image list and the objects of the current image."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import qtawesome as qta
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QHBoxLayout, QListWidget, QListWidgetItem, QPushButton,
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
+                               QPushButton, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from engine.annotations import AnnotatedObject
 from engine.review import ReviewCounts
 from annotator.colors import object_color
 
+SWATCH_SIZE = 14  # logical px
+
 
 def color_icon(rgb: tuple[int, int, int]) -> QIcon:
-    pixmap = QPixmap(14, 14)
-    pixmap.fill(QColor(*rgb))
-    return QIcon(pixmap)
+    """A colour swatch, outlined so that a pale colour shows on a pale list; drawn for
+    device pixel ratios 1 to 3, so its outline stays one crisp pixel on HiDPI screens."""
+    icon = QIcon()
+    for scale in (1, 2, 3):
+        side = SWATCH_SIZE * scale
+        pixmap = QPixmap(side, side)
+        pixmap.fill(QColor(*rgb))
+        painter = QPainter(pixmap)
+        painter.setPen(QPen(QColor(*rgb).darker(160), scale))
+        painter.drawRect(QRectF(scale / 2, scale / 2, side - scale, side - scale))
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # an image's ImageStatus
+
+
+@dataclass(frozen=True)
+class ImageStatus:
+    """What the image list shows of one image beside its name."""
+
+    objects: int = 0
+    review: ReviewCounts | None = None  # its imported objects' outcomes; None: none imported
+    error: str | None = None  # why the image cannot be opened
+
+    def summary(self) -> str:
+        if self.error:
+            return "unreadable"
+        text = f"{self.objects} object{'s' if self.objects != 1 else ''}" if self.objects else ""
+        if self.review is not None and self.review.total:
+            text += f"{', ' if text else ''}{self.review.reviewed}/{self.review.total} reviewed"
+        return text
 
 
 class ImageListPanel(QListWidget):
-    """The images of the open folder; unreadable ones are marked with the reason."""
+    """The images of the open folder: a status icon, the name and the object count."""
 
     image_activated = Signal(int)
 
@@ -28,6 +63,8 @@ class ImageListPanel(QListWidget):
         # The canvas keeps the keyboard: Space, Enter and the letter keys are annotation keys.
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
+        self.setIconSize(QSize(16, 16))
+        self.setItemDelegate(_ImageItemDelegate(self))
         self.currentRowChanged.connect(self._on_row_changed)
         self._updating = False
 
@@ -37,28 +74,32 @@ class ImageListPanel(QListWidget):
         for name in files:
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setData(STATUS_ROLE, ImageStatus())
             self.addItem(item)
         self._updating = False
 
-    def update_file(self, row: int, objects: int, error: str | None,
+    def update_file(self, row: int, objects: int, error: str | None = None, *,
                     review: ReviewCounts | None = None) -> None:
-        """Show the image's object count, or why it cannot be opened; ``review`` counts the
-        outcomes of its imported objects ("3/5 reviewed")."""
+        """Show row ``row``'s status: its object count, the reason it cannot be opened,
+        and (when given) the outcomes of its imported objects ("3/5 reviewed")."""
         item = self.item(row)
         if item is None:
             return
+        status = ImageStatus(objects, review, error)
+        item.setData(STATUS_ROLE, status)
         name = item.data(Qt.ItemDataRole.UserRole)
         if error:
-            item.setText(name)
-            item.setIcon(qta.icon("fa5s.exclamation-triangle", color="#d9534f"))
-            item.setToolTip(f"Cannot open this image:\n{error}")
+            item.setIcon(qta.icon("fa5s.exclamation-triangle", color="#d9534f",
+                                  color_selected="white"))
+            item.setToolTip(f"{name}\nCannot open this image:\n{error}")
         else:
-            item.setText(f"{name}  ({objects})" if objects else name)
-            item.setIcon(qta.icon("fa5s.check", color="#3c9a5f") if objects else QIcon())
-            item.setToolTip(f"{objects} object(s)")
-            if review is not None:
-                item.setText(f"{item.text()}  {review.reviewed}/{review.total} reviewed")
-                item.setToolTip(f"{item.toolTip()}\nimported: {review.summary()}")
+            item.setIcon(qta.icon("fa5s.check", color="#3c9a5f", color_selected="white")
+                         if objects else QIcon())
+            tip = f"{name}\n{status.summary() or 'no objects yet'}"
+            item.setToolTip(f"{tip}\nimported: {review.summary()}" if review else tip)
+
+    def status(self, row: int) -> ImageStatus:
+        return self.item(row).data(STATUS_ROLE)
 
     def select_row(self, row: int) -> None:
         self._updating = True
@@ -68,6 +109,53 @@ class ImageListPanel(QListWidget):
     def _on_row_changed(self, row: int) -> None:
         if not self._updating and row >= 0:
             self.image_activated.emit(row)
+
+
+class _ImageItemDelegate(QStyledItemDelegate):
+    """Icon in a slot of its own (names stay aligned whether or not a row has one), the
+    name elided in the middle (the extension stays), the status right-aligned and muted."""
+
+    MARGIN = 4
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        icon, name = QIcon(opt.icon), opt.text  # copies: opt's own are cleared next
+        opt.text, opt.icon = "", QIcon()
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        rect = opt.rect.adjusted(self.MARGIN, 0, -self.MARGIN, 0)
+        side = opt.decorationSize.height()
+        icon_rect = QRect(rect.left(), rect.center().y() - side // 2 + 1, side, side)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        if not icon.isNull():  # white on the selection colour, where green would vanish
+            icon.paint(painter, icon_rect, mode=QIcon.Mode.Selected if selected
+                       else QIcon.Mode.Normal)
+        group = QPalette.ColorGroup.Normal
+        text_color = opt.palette.color(group, QPalette.ColorRole.HighlightedText if selected
+                                       else QPalette.ColorRole.Text)
+        status: ImageStatus | None = index.data(STATUS_ROLE)
+        summary = status.summary() if status is not None else ""
+        metrics = opt.fontMetrics
+        summary_width = metrics.horizontalAdvance(summary) if summary else 0
+        text_rect = rect.adjusted(side + self.MARGIN, 0, 0, 0)
+        name_rect = text_rect.adjusted(0, 0, -(summary_width + 2 * self.MARGIN), 0)
+        painter.save()
+        painter.setPen(text_color)
+        align = Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(name_rect, align | Qt.AlignmentFlag.AlignLeft,
+                         metrics.elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                            name_rect.width()))
+        if summary:
+            muted = QColor(text_color)
+            muted.setAlphaF(0.65)
+            painter.setPen(muted)
+            painter.drawText(text_rect, align | Qt.AlignmentFlag.AlignRight, summary)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(size.height(), option.decorationSize.height() + 4))
 
 
 class ObjectsPanel(QWidget):
@@ -109,8 +197,10 @@ class ObjectsPanel(QWidget):
         self._filling = False
         self._update_buttons()
 
-    def set_objects(self, objects: list[tuple[AnnotatedObject, str]], editing_id: int | None
-                    ) -> None:
+    def set_objects(self, objects: list[tuple[AnnotatedObject, str]], editing_id: int | None,
+                    colors: dict[int, tuple[int, int, int]] | None = None) -> None:
+        """List ``objects`` (with their category names); ``colors`` maps object ids to the
+        colour they are drawn in (default: each object its own)."""
         selected = self.selected_id()
         self._filling = True
         self.tree.clear()
@@ -119,7 +209,7 @@ class ObjectsPanel(QWidget):
                       else f"imported · {obj.review.outcome}")
             item = QTreeWidgetItem([f"#{obj.id}", category, source])
             item.setData(0, Qt.ItemDataRole.UserRole, obj.id)
-            item.setIcon(0, color_icon(object_color(obj.id)))
+            item.setIcon(0, color_icon((colors or {}).get(obj.id) or object_color(obj.id)))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked if obj.visible else Qt.CheckState.Unchecked)
             item.setToolTip(0, "Tick to show, untick to hide")

@@ -21,6 +21,7 @@ from engine.atomic import atomic_write_text
 from engine.clicks import Click
 from engine.imageio import list_images
 from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle, json_int
+from engine.palette import PALETTE, RGB, color_to_hex, hex_to_color, palette_color
 from engine.paths import data_dir
 from resources import RESOURCES_DIR
 
@@ -43,8 +44,15 @@ class ProjectError(Exception):
 
 @dataclass
 class Category:
+    """A category: its COCO id (from 1), its name and the colour it is drawn in."""
+
     id: int
     name: str
+    color: RGB | None = None  # None: the palette colour of the id, set at creation
+
+    def __post_init__(self) -> None:
+        if self.color is None:
+            self.color = palette_color(self.id)
 
 
 @dataclass
@@ -196,7 +204,8 @@ class Project:
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "root": str(self.root),
-            "categories": [{"id": c.id, "name": c.name} for c in self.categories],
+            "categories": [{"id": c.id, "name": c.name, "color": color_to_hex(c.color)}
+                           for c in self.categories],
             "images": [
                 {"id": e.id, "file_name": e.file_name, "width": e.width, "height": e.height,
                  "objects": [{"id": o.id, "category_id": o.category_id, "source": o.source,
@@ -261,9 +270,68 @@ class Project:
         for category in self.categories:
             if category.name == name:
                 return category.id
-        new = Category(max((c.id for c in self.categories), default=0) + 1, name)
-        self.categories.append(new)
-        return new.id
+        return self.add_category(name).id
+
+    def category_object_count(self, category_id: int) -> int:
+        """How many objects, in all images, are of category ``category_id``."""
+        return sum(obj.category_id == category_id for _, obj in self.iter_objects())
+
+    # -- category changes (each raises ValueError with a message for the user) -----------
+    def add_category(self, name: str, color: RGB | None = None) -> Category:
+        """A new category with the next free id; its colour is one no category has yet,
+        as long as the palette has one."""
+        name = self._free_name(name)
+        category_id = max((c.id for c in self.categories), default=0) + 1
+        if color is None:
+            taken = {c.color for c in self.categories}
+            color = next((c for c in _palette_from(category_id) if c not in taken),
+                         palette_color(category_id))
+        category = Category(category_id, name, tuple(color))
+        self.categories.append(category)
+        return category
+
+    def rename_category(self, category_id: int, name: str) -> None:
+        category = self.category(category_id)
+        if name.strip() != category.name:
+            category.name = self._free_name(name)
+
+    def recolor_category(self, category_id: int, color: RGB) -> None:
+        if len(color) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in color):
+            raise ValueError(f"{color!r} is not an RGB colour")
+        self.category(category_id).color = tuple(color)
+
+    def change_category_id(self, category_id: int, new_id: int) -> None:
+        """Give a category another COCO id; its objects follow it."""
+        category = self.category(category_id)
+        if new_id == category_id:
+            return
+        if isinstance(new_id, bool) or not isinstance(new_id, int) or new_id < 1:
+            raise ValueError(f"a category id must be a positive whole number, not {new_id!r}")
+        clash = next((c for c in self.categories if c.id == new_id), None)
+        if clash is not None:
+            raise ValueError(f"id {new_id} is already the id of category {clash.name!r}")
+        category.id = new_id
+        for _, obj in self.iter_objects():
+            if obj.category_id == category_id:
+                obj.category_id = new_id
+
+    def remove_category(self, category_id: int) -> None:
+        """Remove a category no object uses."""
+        category = self.category(category_id)
+        used = self.category_object_count(category_id)
+        if used:
+            raise ValueError(f"category {category.name!r} is used by {used} object"
+                             f"{'s' if used != 1 else ''}: give them another category or "
+                             "delete them first")
+        self.categories.remove(category)
+
+    def _free_name(self, name: str) -> str:
+        name = name.strip()
+        if not name:
+            raise ValueError("a category needs a name")
+        if any(c.name == name for c in self.categories):
+            raise ValueError(f"there is already a category called {name!r}")
+        return name
 
     # -- changes ------------------------------------------------------------------------
     def add_object(self, file_name: str, mask: np.ndarray, category: str,
@@ -324,8 +392,20 @@ def _read_categories(records: Any) -> list[Category]:
             raise _Damaged(f"category #{index + 1} needs an integer 'id' and a 'name'")
         if any(category.id == category_id for category in categories):
             raise _Damaged(f"category id {category_id} is used twice")
-        categories.append(Category(category_id, record["name"]))
+        color = record.get("color")  # files written before categories had colours lack it
+        if color is not None:
+            try:
+                color = hex_to_color(color)
+            except ValueError as exc:
+                raise _Damaged(f"category {record['name']!r}: {exc}") from exc
+        categories.append(Category(category_id, record["name"], color))
     return categories
+
+
+def _palette_from(number: int) -> list[RGB]:
+    """The palette, starting at ``number``'s colour."""
+    start = (number - 1) % len(PALETTE)
+    return list(PALETTE[start:] + PALETTE[:start])
 
 
 def _read_image(record: Any, index: int, category_ids: set[int],

@@ -110,7 +110,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert c.current_file == FRUIT and panel.current == 101
     assert "Object #101" in panel.title_label.text()
     assert list(_outcomes(window).values()) == ["pending"] * 5
-    assert "0/4 reviewed" in window.image_list.item(0).text()
+    assert "0/4 reviewed" in window.image_list.status(0).summary()
     # The object under review is outlined as imported.
     outline = window.canvas.original_outline_path().boundingRect()
     assert abs(outline.center().x() - 250) < 3 and abs(outline.width() - 168) < 4
@@ -144,8 +144,8 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert c.current_file == WORKSHOP and panel.current == 201
     qtbot.waitUntil(lambda: _shows_box(window, mask_bbox(c.imported_mask(201))))
     assert window.image_list.currentRow() == 1
-    assert "0/1 reviewed" in window.image_list.item(1).text()
-    assert "4/4 reviewed" in window.image_list.item(0).text()
+    assert "0/1 reviewed" in window.image_list.status(1).summary()
+    assert "4/4 reviewed" in window.image_list.status(0).summary()
 
     _key(qtbot, window, Qt.Key.Key_G)
     assert _outcomes(window) == {101: "accepted", 102: "relabelled", 103: "corrected",
@@ -185,7 +185,7 @@ def test_rejected_objects_are_not_drawn_and_counts_leave_them_out(qtbot,
     assert layer_before.pixelColor(50, 50).alpha() > 0  # the false detection is drawn
     c.set_review_outcome(104, "rejected")
     assert window.canvas._objects_item.pixmap().toImage().pixelColor(50, 50).alpha() == 0
-    assert window.image_list.item(0).text().startswith(f"{FRUIT}  (3)  1/4 reviewed")
+    assert window.image_list.status(0).summary() == "3 objects, 1/4 reviewed"
     assert "1 rejected" in window.image_list.item(0).toolTip()
     sources = [window.objects_panel.tree.topLevelItem(i).text(2)
                for i in range(window.objects_panel.tree.topLevelItemCount())]
