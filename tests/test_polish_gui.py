@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QComboBox
 
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.palette import palette_color
+from engine.review import ReviewCounts
 from annotator.category_editor import CategoryEditor, choose_category
 from annotator.colors import object_color
 from annotator.controller import SessionController
@@ -229,8 +230,9 @@ def test_image_list_shows_counts_and_keeps_names_clear_of_icons(qtbot, window,
     assert panel.status(2).summary() == "unreadable"
     assert not panel.item(0).icon().isNull() and panel.item(1).icon().isNull()
     assert "2 objects" in panel.item(0).toolTip()
-    panel.update_file(0, 2, None, reviewed=1)
-    assert panel.status(0).summary() == "2 objects, 1 reviewed"
+    panel.update_file(0, 2, None, review=ReviewCounts(
+        (("pending", 1), ("accepted", 1), ("corrected", 0), ("relabelled", 0), ("rejected", 0))))
+    assert panel.status(0).summary() == "2 objects, 1/2 reviewed"
 
     panel.resize(260, 200)
     panel.select_row(2)  # rows 0 (a check icon) and 1 (no icon) are not highlighted
@@ -326,12 +328,12 @@ def test_a_changed_shortcut_works_from_the_keyboard(qtbot, window, folder, monke
     _open(qtbot, window, folder)
     sheet = _sheet(window, monkeypatch)
     sheet.select(window.next_action)
-    sheet.editor.setKeySequence(QKeySequence("N"))
+    sheet.editor.setKeySequence(QKeySequence("J"))
     sheet.assign_button.click()
     sheet.close()
     window.activateWindow()
     window.canvas.setFocus()
-    qtbot.keyClick(window.canvas, Qt.Key.Key_N)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_J)
     qtbot.waitUntil(lambda: window.controller.current_file == "b.png")
     _idle(qtbot, window)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import cv2
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QInputDialog
 
 from engine.annotations import Project
 from engine.masks import decode_rle, mask_bbox
+from annotator import main_window
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from resources import SAMPLES_DIR
@@ -122,7 +122,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert window.canvas.zoom_factor() > 1.2  # zoomed in on it, beyond fitting the image
     assert window.objects_panel.selected_id() == 102
 
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *args, **kwargs: ("apple", True))
+    monkeypatch.setattr(main_window, "choose_category", lambda *args, **kwargs: "apple")
     _key(qtbot, window, Qt.Key.Key_L)  # relabel, on to the lemon
     assert _outcomes(window)[102] == "relabelled" and panel.current == 103
     assert c.category_name(c.project.find_object(102)[1]) == "apple"
