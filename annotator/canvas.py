@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap,
-                           QWheelEvent, QKeyEvent)
+                           QTransform, QWheelEvent, QKeyEvent)
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem,
                                QGraphicsScene, QGraphicsTextItem, QGraphicsView)
 
@@ -21,6 +21,10 @@ MARKER_RADIUS = 5  # px on screen, whatever the zoom (the default; the View pane
 OVERLAY_OPACITY = 0.45  # the default fill opacity of masks
 HEAT_FULL_PROBABILITY = 0.5  # the heat map fades out below this: low values barely cover
 PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
+# Longer images are drawn from a copy downscaled to this many pixels on the longer side (and
+# so are their masks): a 20000 x 20000 pixmap would take 1.6 GB and exceed what Qt draws.
+# 8192 keeps a 4K screen sharp at full view and costs 256 MB per layer at most.
+DISPLAY_MAX_SIDE = 8192
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -69,6 +73,32 @@ def _eroded(mask: np.ndarray) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), _CROSS, borderValue=0).astype(bool)
 
 
+# -- display resolution ---------------------------------------------------------------------
+
+def display_shape(shape: tuple[int, int], max_side: int = DISPLAY_MAX_SIDE) -> tuple[int, int]:
+    """(height, width) an image of ``shape`` is drawn at: itself, or scaled down so that its
+    longer side is ``max_side``."""
+    height, width = shape
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def shrink_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``image`` (any channels) at ``shape``, averaged over the pixels each one covers."""
+    if image.shape[:2] == shape:
+        return image
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def shrink_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` at ``shape``: a display pixel is on when any image pixel it covers is, so
+    downscaling never hides a small object or a thin part."""
+    if mask.shape == shape:
+        return mask
+    coverage = shrink_image(np.ascontiguousarray(mask).view(np.uint8), shape)
+    return coverage > 0
+
+
 class ImageCanvas(QGraphicsView):
     """Shows one image in image-pixel scene coordinates (pixel (x, y) covers [x, x+1)).
 
@@ -107,6 +137,7 @@ class ImageCanvas(QGraphicsView):
         self.boundary_only = False
         self.show_probability = False
         self._image_shape: tuple[int, int] | None = None
+        self._display_shape: tuple[int, int] | None = None
         self._press: tuple[QPointF, Qt.MouseButton] | None = None
         self._pan_from: QPointF | None = None
         self._space_down = False
@@ -117,10 +148,21 @@ class ImageCanvas(QGraphicsView):
     def image_shape(self) -> tuple[int, int] | None:
         return self._image_shape
 
+    @property
+    def display_shape(self) -> tuple[int, int] | None:
+        """(height, width) the image and its masks are drawn at (see DISPLAY_MAX_SIDE)."""
+        return self._display_shape
+
     def set_image(self, image: np.ndarray) -> None:
         self._placeholder.setPlainText("")
-        self._image_shape = image.shape[:2]
-        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
+        height, width = self._image_shape = image.shape[:2]
+        self._display_shape = display_shape(self._image_shape)
+        shown = shrink_image(image, self._display_shape)
+        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
+        # The layers are scaled back up so that scene coordinates stay image pixels.
+        scale = QTransform.fromScale(width / shown.shape[1], height / shown.shape[0])
+        for item in (self._image_item, self._objects_item, self._current_item):
+            item.setTransform(scale)
         self._objects_item.setPixmap(QPixmap())
         self.set_current_mask(None)
         self.set_clicks([])
@@ -129,7 +171,7 @@ class ImageCanvas(QGraphicsView):
 
     def show_placeholder(self, text: str) -> None:
         """Clear the view and show ``text`` (image loading, or why it cannot be shown)."""
-        self._image_shape = None
+        self._image_shape = self._display_shape = None
         for item in (self._image_item, self._objects_item):
             item.setPixmap(QPixmap())
         self.set_current_mask(None)
@@ -155,9 +197,11 @@ class ImageCanvas(QGraphicsView):
         self.set_clicks(self._clicks)
 
     def masks_layer(self, masks: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
-        """RGBA layer of ``masks`` drawn as the display settings say (image shape)."""
-        assert self._image_shape is not None
-        return mask_overlay(masks, self._image_shape,
+        """RGBA layer of image-sized ``masks`` drawn as the display settings say, at the
+        display shape."""
+        assert self._display_shape is not None
+        shown = [(shrink_mask(mask, self._display_shape), color) for mask, color in masks]
+        return mask_overlay(shown, self._display_shape,
                             0.0 if self.boundary_only else self.overlay_opacity, outline=True)
 
     def set_current_mask(self, mask: np.ndarray | None,
@@ -169,13 +213,16 @@ class ImageCanvas(QGraphicsView):
             self._current_item.setPixmap(QPixmap())
             return
         if self.show_probability and probability is not None:
-            layer = probability_overlay(probability, mask, self.overlay_opacity)
+            layer = probability_overlay(shrink_image(probability, self._display_shape),
+                                        shrink_mask(mask, self._display_shape),
+                                        self.overlay_opacity)
         else:
             layer = self.masks_layer([(mask, CURRENT_OBJECT)])
         self._current_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer)))
 
     def current_layer(self) -> np.ndarray | None:
-        """The drawn layer of the object in progress (H x W x 4 RGBA), None when empty."""
+        """The drawn layer of the object in progress (RGBA at the display shape), None when
+        empty."""
         pixmap = self._current_item.pixmap()
         if pixmap.isNull():
             return None

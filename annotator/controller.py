@@ -8,6 +8,7 @@ dropped.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
 from engine.session import DEFAULT_PROB_THRESH
-from engine.annotations import AnnotatedObject, ImageEntry, Project
+from engine.annotations import AnnotatedObject, ImageEntry, Project, fallback_project_path
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
 from engine.journal import InProgress, Journal, JournalError, Recovery, set_aside
@@ -172,6 +173,9 @@ class SessionController(QObject):
         self.unreadable.clear()
         self.current_file = None
         self.project_opened.emit()
+        if project_path is None and not os.access(project.root, os.W_OK):
+            self.message.emit(f"{project.root} is read-only: the project is saved to "
+                              f"{project.path} instead.")
         if self._files:
             self.go_to(0)
         else:
@@ -553,14 +557,42 @@ class SessionController(QObject):
         self.objects_changed.emit()
 
     def _save(self) -> bool:
-        """Save the project; False (the user told why) when it could not be written."""
+        """Save the project; where its file cannot be written (a read-only folder), save it
+        in the user's data folder from now on and say so. False (the user told why) when
+        neither could be written."""
         assert self.project is not None
         try:
             self.project.save()
+            return True
         except OSError as exc:
-            self.error.emit(f"Could not save the project to {self.project.path}: {exc}. "
-                            "Your work is kept in memory; use File > Save Project As.")
+            failed, reason = self.project.path, exc.strerror or str(exc)
+        fallback = fallback_project_path(self.project.root)
+        if failed != fallback and self._move_project(fallback):
+            self.error.emit(f"The project cannot be saved to {failed} ({reason}). It was saved "
+                            f"to {fallback} instead, and is saved there from now on; your work "
+                            "is safe. Use File > Save Project As to choose another place.")
+            return True
+        self.error.emit(f"Could not save the project to {failed} ({reason}). Your work is kept "
+                        "in memory; use File > Save Project As to save it elsewhere.")
+        return False
+
+    def _move_project(self, path: Path) -> bool:
+        """Save the project as ``path`` from now on, its journal moved beside it; False (and
+        nothing changed) when ``path`` cannot be written either."""
+        project = self.project
+        journal, project.journal = project.journal, None  # it may not be writable where it is
+        old, project.path = project.path, path
+        try:
+            project.save()
+        except OSError:
+            project.path, project.journal = old, journal
             return False
+        project.journal = journal
+        if journal is not None:
+            try:
+                journal.relocate()
+            except OSError as exc:
+                self._journal_failed(exc)
         return True
 
     # -- the crash journal ----------------------------------------------------------------

@@ -100,7 +100,16 @@ class Project:
         if not folder.is_dir():
             raise ProjectError(f"{folder} is not a folder")
         path = Path(project_path) if project_path else default_project_path(folder)
-        project = cls.load(path) if path.exists() else cls(folder, path)
+        beside = folder / PROJECT_FILE_NAME
+        if path.exists():
+            project = cls.load(path)
+        elif not project_path and beside.exists():
+            # A read-only folder with a project in it (from media or a share): its work is
+            # shown, and saved to ``path`` from now on.
+            project = cls.load(beside)
+            project.path = path
+        else:
+            project = cls(folder, path)
         project.root = folder
         try:
             project.sync_with_folder()
@@ -373,6 +382,12 @@ def default_project_path(folder: Path) -> Path:
     """``clickmask-project.json`` beside the images, or in the data dir if the folder is read-only."""
     if os.access(folder, os.W_OK) and not _is_bundled(folder):
         return folder / PROJECT_FILE_NAME
+    return fallback_project_path(folder)
+
+
+def fallback_project_path(folder: Path) -> Path:
+    """Where the project of ``folder`` is saved when it cannot be saved beside the images:
+    the user's data dir, under a name unique to the folder."""
     digest = hashlib.sha1(str(folder).encode("utf-8")).hexdigest()[:16]
     return data_dir() / "projects" / f"{folder.name}-{digest}.json"
 
