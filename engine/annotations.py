@@ -99,22 +99,34 @@ class Project:
         folder = Path(folder).resolve()
         if not folder.is_dir():
             raise ProjectError(f"{folder} is not a folder")
-        path = Path(project_path) if project_path else default_project_path(folder)
-        beside = folder / PROJECT_FILE_NAME
-        if path.exists():
-            project = cls.load(path)
-        elif not project_path and beside.exists():
-            # A read-only folder with a project in it (from media or a share): its work is
-            # shown, and saved to ``path`` from now on.
-            project = cls.load(beside)
-            project.path = path
+        if project_path:
+            path = Path(project_path)
+            project = cls.load(path) if path.exists() else cls(folder, path)
         else:
-            project = cls(folder, path)
+            project = cls._open_default(folder)
         project.root = folder
         try:
             project.sync_with_folder()
         except OSError as exc:
             raise ProjectError(f"cannot list the images in {folder}: {exc}") from exc
+        return project
+
+    @classmethod
+    def _open_default(cls, folder: Path) -> Project:
+        """The project of ``folder`` where the GUI keeps it: the last saved of the file
+        beside the images and the one in the data dir (where it goes when the folder cannot
+        be written), so work saved in either place is never left behind."""
+        path = default_project_path(folder)
+        beside = folder / PROJECT_FILE_NAME
+        saved = [p for p in dict.fromkeys((path, beside, fallback_project_path(folder)))
+                 if p.exists()]
+        if not saved:
+            return cls(folder, path)
+        newest = max(saved, key=lambda p: p.stat().st_mtime_ns)
+        project = cls.load(newest)
+        # A project beside images that cannot be written now (media, a share) is saved to
+        # the data dir from now on; elsewhere it stays where it was saved last.
+        project.path = path if newest == beside else newest
         return project
 
     @classmethod
