@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from engine.clicks import Click
-from engine.map_change import MapChange
+from engine.compact_map import CompactMap
 from engine.predictor import Predictor
 
 if TYPE_CHECKING:
@@ -20,23 +20,28 @@ DEFAULT_PROB_THRESH = 0.49  # the official evaluation threshold
 class _Step:
     """The session after one prediction: the clicks it added and everything to restore it.
 
-    A step without clicks is the choice of a first-click proposal (``chosen``). Its
-    probability map is kept as its change from the previous step's map (``change``).
+    A step without clicks is the choice of a first-click proposal (``chosen``). Its map
+    is given as an array and kept compact (see :class:`CompactMap`): memory per step is
+    the box where the map is not constant, not the image.
     """
 
     clicks: tuple[Click, ...]
-    change: MapChange
+    probability: CompactMap
     predictor_state: Any
     proposals: tuple[Proposal, ...] = ()
     chosen: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.probability, np.ndarray):
+            object.__setattr__(self, "probability", CompactMap.of(self.probability))
 
 
 class InteractiveSession:
     """Segments one object at a time on one image with a predictor.
 
-    Every prediction is a step holding its probability map (as its change from the
-    previous map; the current map is kept whole) and the predictor's state, so undo and
-    redo restore a step without running the model again. Clicks submitted
+    Every prediction is a step holding its probability map (compact) and the predictor's
+    state, so undo and redo restore a step without running the model again. Only the
+    current step's map is kept whole. Clicks submitted
     together (``add_clicks``) form one step: they were predicted together, so they are
     undone together.
 
@@ -59,9 +64,11 @@ class InteractiveSession:
         predictor.set_image(image)
         self._initial_state = predictor.get_state()
         self._initial_probability: np.ndarray | None = None
-        self._probability: np.ndarray | None = None  # the map after the last step
         self._steps: list[_Step] = []
         self._redo: list[_Step] = []
+        # The last step and its whole map; maps are never changed in place (the GUI thread
+        # may be drawing one), so a step's map is expanded once while it is the last.
+        self._whole: tuple[_Step, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -74,9 +81,12 @@ class InteractiveSession:
     @property
     def probability(self) -> np.ndarray | None:
         """The current probability map, or None before any click and initial mask."""
-        if self._steps:
-            return self._probability
-        return self._initial_probability
+        if not self._steps:
+            return self._initial_probability
+        step = self._steps[-1]
+        if self._whole is None or self._whole[0] is not step:
+            self._whole = (step, step.probability.expand())
+        return self._whole[1]
 
     @property
     def mask(self) -> np.ndarray:
@@ -118,8 +128,8 @@ class InteractiveSession:
 
     @property
     def stored_map_bytes(self) -> int:
-        """Memory the maps of the undo and redo steps take, beyond the current map."""
-        return sum(step.change.nbytes for step in (*self._steps, *self._redo))
+        """Memory the compact maps of the undo and redo steps take."""
+        return sum(step.probability.nbytes for step in (*self._steps, *self._redo))
 
     def set_initial_mask(self, mask: np.ndarray) -> None:
         """Start from an existing mask (e.g. an imported instance) that clicks then correct.
@@ -151,9 +161,12 @@ class InteractiveSession:
             raise RuntimeError(
                 f"{self.predictor.name} returned a {probability.shape} map for a {self.shape} image"
             )
-        self._push(tuple(clicks), probability.astype(np.float32, copy=False),
-                   self.predictor.get_state())
-        return self._probability
+        probability = probability.astype(np.float32, copy=False)
+        step = _Step(tuple(clicks), probability, self.predictor.get_state())
+        self._steps.append(step)
+        self._whole = (step, probability)
+        self._redo.clear()
+        return probability
 
     def propose(self, generator: ProposalGenerator) -> tuple[Proposal, ...]:
         """Compute the first click's proposals (kept with the first step) and return them.
@@ -167,7 +180,7 @@ class InteractiveSession:
         first = self._steps[0]
         if not first.proposals:
             proposals = tuple(generator.generate(self.predictor, self.image, first.clicks[0],
-                                                 self._probability, self.prob_thresh))
+                                                 self.probability, self.prob_thresh))
             self._steps[0] = replace(first, proposals=proposals)
             self._restore_predictor()
         return self._steps[0].proposals
@@ -179,17 +192,16 @@ class InteractiveSession:
         if not 0 <= index < len(proposals):
             raise IndexError(f"there are {len(proposals)} proposals, no proposal {index}")
         if index != self.current_proposal:
-            self._push((), proposals[index].probability, self._steps[-1].predictor_state,
-                       chosen=index)
+            self._steps.append(_Step((), proposals[index].probability,
+                                     self._steps[-1].predictor_state, chosen=index))
+            self._redo.clear()
         return self.probability
 
     def undo(self) -> bool:
         """Remove the last step; returns False when there is nothing to undo."""
         if not self._steps:
             return False
-        step = self._steps.pop()
-        self._probability = step.change.revert(self._probability) if self._steps else None
-        self._redo.append(step)
+        self._redo.append(self._steps.pop())
         self._restore_predictor()
         return True
 
@@ -197,9 +209,7 @@ class InteractiveSession:
         """Re-apply the last undone step without predicting again."""
         if not self._redo:
             return False
-        step = self._redo.pop()
-        self._probability = step.change.apply(self.probability, self.shape)
-        self._steps.append(step)
+        self._steps.append(self._redo.pop())
         self._restore_predictor()
         return True
 
@@ -207,8 +217,8 @@ class InteractiveSession:
         """Drop every click and the initial mask: start the object again."""
         self._steps.clear()
         self._redo.clear()
+        self._whole = None
         self._initial_probability = None
-        self._probability = None
         self.predictor.set_state(self._initial_state)
 
     def finish(self) -> np.ndarray:
@@ -216,14 +226,6 @@ class InteractiveSession:
         mask = self.mask
         self.reset()
         return mask
-
-    def _push(self, clicks: tuple[Click, ...], probability: np.ndarray, predictor_state: Any,
-              **step_fields: Any) -> None:
-        """Make ``probability`` the current map, as a new step (which ends any redo)."""
-        change = MapChange.between(self.probability, probability)
-        self._steps.append(_Step(clicks, change, predictor_state, **step_fields))
-        self._probability = probability
-        self._redo.clear()
 
     def _restore_predictor(self) -> None:
         self.predictor.set_state(self._steps[-1].predictor_state if self._steps
