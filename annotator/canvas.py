@@ -95,7 +95,8 @@ def shrink_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     downscaling never hides a small object or a thin part."""
     if mask.shape == shape:
         return mask
-    coverage = shrink_image(np.ascontiguousarray(mask).view(np.uint8), shape)
+    # At 255 the smallest share one image pixel has in a display pixel still rounds above 0.
+    coverage = shrink_image(np.ascontiguousarray(mask).view(np.uint8) * np.uint8(255), shape)
     return coverage > 0
 
 
