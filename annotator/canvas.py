@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPix
                                QGraphicsScene, QGraphicsTextItem, QGraphicsView)
 
 from engine import Click
+from engine.masks import mask_extent
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
 
 ZOOM_STEP = 1.25
@@ -92,12 +93,26 @@ def shrink_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def shrink_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``mask`` at ``shape``: a display pixel is on when any image pixel it covers is, so
-    downscaling never hides a small object or a thin part."""
+    downscaling never hides a small object or a thin part. Only the mask's box is scaled
+    (an object is a small part of a huge image), placed within a display pixel."""
     if mask.shape == shape:
         return mask
+    shown = np.zeros(shape, bool)
+    extent = mask_extent(mask)
+    if extent is None:
+        return shown
+    (height, width), (shown_height, shown_width) = mask.shape, shape
+    top, bottom, left, right = extent
+    # The display box around the mask's box, and the image pixels that box covers.
+    y0, y1 = int(top * shown_height / height), math.ceil((bottom + 1) * shown_height / height)
+    x0, x1 = int(left * shown_width / width), math.ceil((right + 1) * shown_width / width)
+    part = mask[int(y0 * height / shown_height):math.ceil(y1 * height / shown_height),
+                int(x0 * width / shown_width):math.ceil(x1 * width / shown_width)]
     # At 255 the smallest share one image pixel has in a display pixel still rounds above 0.
-    coverage = shrink_image(np.ascontiguousarray(mask).view(np.uint8) * np.uint8(255), shape)
-    return coverage > 0
+    coverage = shrink_image(np.ascontiguousarray(part).view(np.uint8) * np.uint8(255),
+                            (y1 - y0, x1 - x0))
+    shown[y0:y1, x0:x1] = coverage > 0
+    return shown
 
 
 class ImageCanvas(QGraphicsView):
@@ -194,7 +209,7 @@ class ImageCanvas(QGraphicsView):
         self.marker_radius = marker_radius
         self.boundary_only = boundary_only
         self.show_probability = show_probability
-        self.set_current_mask(*self._current)
+        self._draw_current()
         self.set_clicks(self._clicks)
 
     def masks_layer(self, masks: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
@@ -209,7 +224,13 @@ class ImageCanvas(QGraphicsView):
                          probability: np.ndarray | None = None) -> None:
         """Show the object in progress: its mask, or its ``probability`` map as a heat map
         when the display asks for one."""
+        if mask is self._current[0] and probability is self._current[1]:
+            return  # redrawing a huge image's layer costs a second on the GUI thread
         self._current = (mask, probability)
+        self._draw_current()
+
+    def _draw_current(self) -> None:
+        mask, probability = self._current
         if mask is None or self._image_shape is None:
             self._current_item.setPixmap(QPixmap())
             return
