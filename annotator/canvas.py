@@ -84,6 +84,12 @@ def display_shape(shape: tuple[int, int], max_side: int = DISPLAY_MAX_SIDE) -> t
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def display_copy(image: np.ndarray) -> np.ndarray:
+    """What the canvas draws of ``image``: itself, or a copy scaled to the display shape.
+    Seconds for a huge image, so the controller makes it on its worker thread."""
+    return shrink_image(image, display_shape(image.shape[:2]))
+
+
 def shrink_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``image`` (any channels) at ``shape``, averaged over the pixels each one covers."""
     if image.shape[:2] == shape:
@@ -169,11 +175,13 @@ class ImageCanvas(QGraphicsView):
         """(height, width) the image and its masks are drawn at (see DISPLAY_MAX_SIDE)."""
         return self._display_shape
 
-    def set_image(self, image: np.ndarray) -> None:
+    def set_image(self, image: np.ndarray, shown: np.ndarray | None = None) -> None:
+        """Show ``image``; ``shown`` is its :func:`display_copy` where already made."""
         self._placeholder.setPlainText("")
         height, width = self._image_shape = image.shape[:2]
         self._display_shape = display_shape(self._image_shape)
-        shown = shrink_image(image, self._display_shape)
+        if shown is None or shown.shape[:2] != self._display_shape:
+            shown = shrink_image(image, self._display_shape)
         self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
         # The layers are scaled back up so that scene coordinates stay image pixels.
         scale = QTransform.fromScale(width / shown.shape[1], height / shown.shape[0])

@@ -26,6 +26,7 @@ from engine.journal import InProgress, Journal, JournalError, Recovery, set_asid
 from engine.inference.options import InferenceOptions
 from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import Proposal, ProposalGenerator
+from annotator.canvas import display_copy
 from annotator.worker import InferenceWorker
 from weights import DEFAULT_MODEL, MODELS, build_predictor
 
@@ -87,6 +88,7 @@ class SessionController(QObject):
         self.project: Project | None = None
         self.current_file: str | None = None
         self.image: np.ndarray | None = None
+        self.display_image: np.ndarray | None = None  # the canvas's copy, made on the worker
         self.view = SessionView()
         self.editing_object_id: int | None = None
         self.last_category: str | None = None
@@ -223,7 +225,7 @@ class SessionController(QObject):
         # A finish asked for before leaving still runs (on the old session, before the load).
         self._pending = [op for op in self._pending if op.kind == "finish"]
         self.current_file = self._files[index]
-        self.image = None
+        self.image = self.display_image = None
         self.editing_object_id = None
         if leaving_object:  # dropped, as the user chose: nothing to restore after a crash
             self._journal_progress([])
@@ -402,7 +404,7 @@ class SessionController(QObject):
                 self._use_predictor(build_predictor(self.model_name, self.device,
                                                     self._options))
             self._session = InteractiveSession(self._predictor, image, self.prob_thresh)
-            return image
+            return image, display_copy(image)
         if op.kind in ("model", "options", "taiz"):
             if op.kind == "model":
                 self._use_predictor(build_predictor(op.payload, self.device, self._options))
@@ -500,11 +502,11 @@ class SessionController(QObject):
 
     def _apply(self, op: _Op, result: object) -> None:
         if op.kind == "load":
-            self.image = result
+            self.image, self.display_image = result
             self.unreadable.pop(self.current_file, None)
             entry = self.current_entry()
-            entry.height, entry.width = result.shape[:2]
-            self.image_loaded.emit(self.current_file, result)
+            entry.height, entry.width = self.image.shape[:2]
+            self.image_loaded.emit(self.current_file, self.image)
             self.objects_changed.emit()
             self.session_changed.emit()
             return

@@ -86,6 +86,7 @@ def test_a_large_image_opens_clicks_and_finishes_at_full_resolution(
     controller = win.controller
     qtbot.waitUntil(lambda: controller.image is not None, timeout=30000)
     assert win.canvas.display_shape == (2731, DISPLAY_MAX_SIDE)
+    assert controller.display_image.shape == (2731, DISPLAY_MAX_SIDE, 3)  # made on the worker
     position = win.canvas.mapFromScene(QPointF(center[1] + 0.5, center[0] + 0.5))
     qtbot.mouseClick(win.canvas.viewport(), Qt.MouseButton.LeftButton, pos=position)
     qtbot.waitUntil(lambda: not controller.busy and controller.view.mask is not None,
