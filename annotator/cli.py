@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_export(source: Path, output: Path, holes: str) -> int:
     from tqdm import tqdm
 
-    from engine.annotations import Project, ProjectError, default_project_path
+    from engine.annotations import Project, ProjectError, saved_project_paths
     from engine.coco import ExportCancelled, export_coco
 
     try:
         if source.is_dir():
-            if not default_project_path(source.resolve()).exists():
+            if not saved_project_paths(source.resolve()):
                 print(f"clickmask: no project found for {source}; "
                       "open it in Clickmask and annotate first", file=sys.stderr)
                 return 1

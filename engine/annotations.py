@@ -117,16 +117,14 @@ class Project:
         beside the images and the one in the data dir (where it goes when the folder cannot
         be written), so work saved in either place is never left behind."""
         path = default_project_path(folder)
-        beside = folder / PROJECT_FILE_NAME
-        saved = [p for p in dict.fromkeys((path, beside, fallback_project_path(folder)))
-                 if p.exists()]
+        saved = saved_project_paths(folder)
         if not saved:
             return cls(folder, path)
         newest = max(saved, key=lambda p: p.stat().st_mtime_ns)
         project = cls.load(newest)
         # A project beside images that cannot be written now (media, a share) is saved to
         # the data dir from now on; elsewhere it stays where it was saved last.
-        project.path = path if newest == beside else newest
+        project.path = path if newest == folder / PROJECT_FILE_NAME else newest
         return project
 
     @classmethod
@@ -395,6 +393,13 @@ def default_project_path(folder: Path) -> Path:
     if os.access(folder, os.W_OK) and not _is_bundled(folder):
         return folder / PROJECT_FILE_NAME
     return fallback_project_path(folder)
+
+
+def saved_project_paths(folder: Path) -> list[Path]:
+    """The project files of ``folder`` that exist where the GUI keeps them: beside the
+    images and in the data dir (see :func:`fallback_project_path`)."""
+    return [path for path in (folder / PROJECT_FILE_NAME, fallback_project_path(folder))
+            if path.exists()]
 
 
 def fallback_project_path(folder: Path) -> Path:

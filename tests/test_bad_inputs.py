@@ -395,6 +395,9 @@ def test_failing_save_beside_the_images_moves_the_project(qtbot, open_window, mo
     # Opening the folder again finds the moved project, not the stale one beside the images.
     reopened = Project.open_folder(folder)
     assert reopened.path == moved and len(reopened.images["good.png"].objects) == 2
+    exported = tmp_path / "export.json"  # and so does the CLI
+    assert main(["export", str(folder), "-o", str(exported)]) == 0
+    assert len(json.loads(exported.read_text())["annotations"]) == 2
 
 
 def test_project_in_a_read_only_folder_is_shown_and_saved_elsewhere(monkeypatch,
