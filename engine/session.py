@@ -41,9 +41,8 @@ class InteractiveSession:
 
     Every prediction is a step holding its probability map (compact) and the predictor's
     state, so undo and redo restore a step without running the model again. Only the
-    current step's map is kept whole. Clicks submitted
-    together (``add_clicks``) form one step: they were predicted together, so they are
-    undone together.
+    current step's map is kept whole. Clicks submitted together (``add_clicks``) form one
+    step: they were predicted together, so they are undone together.
 
     After a first positive click, ``propose`` adds alternative masks (part / whole / group);
     ``choose_proposal`` makes one of them the mask the next clicks continue from, as a step
