@@ -7,13 +7,15 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QCursor, QImage, QMouseEvent, QPainter,
-                           QPainterPath, QPen, QPixmap, QPolygonF, QWheelEvent, QKeyEvent)
+                           QPainterPath, QPen, QPixmap, QPolygonF, QTransform, QWheelEvent,
+                           QKeyEvent)
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem,
                                QGraphicsPixmapItem, QGraphicsScene, QGraphicsTextItem,
                                QGraphicsView)
 
 from engine import Click
 from engine.brush import MAX_RADIUS, Stroke
+from engine.masks import mask_extent
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
 from annotator.colors import ORIGINAL_OUTLINE
 
@@ -27,6 +29,10 @@ PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
 BRUSH_RADIUS = 8  # image px: the brush's starting size
 ERASE_PREVIEW = (20, 20, 20)  # what an eraser stroke in progress looks like: a dark band
 TOOLS = ("click", "brush", "eraser")
+# Longer images are drawn from a copy downscaled to this many pixels on the longer side (and
+# so are their masks): a 20000 x 20000 pixmap would take 1.6 GB and exceed what Qt draws.
+# 8192 keeps a 4K screen sharp at full view and costs 256 MB per layer at most.
+DISPLAY_MAX_SIDE = 8192
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -75,6 +81,53 @@ def _eroded(mask: np.ndarray) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), _CROSS, borderValue=0).astype(bool)
 
 
+# -- display resolution ---------------------------------------------------------------------
+
+def display_shape(shape: tuple[int, int], max_side: int = DISPLAY_MAX_SIDE) -> tuple[int, int]:
+    """(height, width) an image of ``shape`` is drawn at: itself, or scaled down so that its
+    longer side is ``max_side``."""
+    height, width = shape
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def display_copy(image: np.ndarray) -> np.ndarray:
+    """What the canvas draws of ``image``: itself, or a copy scaled to the display shape.
+    Seconds for a huge image, so the controller makes it on its worker thread."""
+    return shrink_image(image, display_shape(image.shape[:2]))
+
+
+def shrink_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``image`` (any channels) at ``shape``, averaged over the pixels each one covers."""
+    if image.shape[:2] == shape:
+        return image
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def shrink_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` at ``shape``: a display pixel is on when any image pixel it covers is, so
+    downscaling never hides a small object or a thin part. Only the mask's box is scaled
+    (an object is a small part of a huge image), placed within a display pixel."""
+    if mask.shape == shape:
+        return mask
+    shown = np.zeros(shape, bool)
+    extent = mask_extent(mask)
+    if extent is None:
+        return shown
+    (height, width), (shown_height, shown_width) = mask.shape, shape
+    top, bottom, left, right = extent
+    # The display box around the mask's box, and the image pixels that box covers.
+    y0, y1 = int(top * shown_height / height), math.ceil((bottom + 1) * shown_height / height)
+    x0, x1 = int(left * shown_width / width), math.ceil((right + 1) * shown_width / width)
+    part = mask[int(y0 * height / shown_height):math.ceil(y1 * height / shown_height),
+                int(x0 * width / shown_width):math.ceil(x1 * width / shown_width)]
+    # At 255 the smallest share one image pixel has in a display pixel still rounds above 0.
+    coverage = shrink_image(np.ascontiguousarray(part).view(np.uint8) * np.uint8(255),
+                            (y1 - y0, x1 - x0))
+    shown[y0:y1, x0:x1] = coverage > 0
+    return shown
+
+
 class ImageCanvas(QGraphicsView):
     """Shows one image in image-pixel scene coordinates (pixel (x, y) covers [x, x+1)).
 
@@ -116,6 +169,7 @@ class ImageCanvas(QGraphicsView):
         self.boundary_only = False
         self.show_probability = False
         self._image_shape: tuple[int, int] | None = None
+        self._display_shape: tuple[int, int] | None = None
         self._press: tuple[QPointF, Qt.MouseButton] | None = None
         self._pan_from: QPointF | None = None
         self._space_down = False
@@ -142,10 +196,23 @@ class ImageCanvas(QGraphicsView):
     def image_shape(self) -> tuple[int, int] | None:
         return self._image_shape
 
-    def set_image(self, image: np.ndarray) -> None:
+    @property
+    def display_shape(self) -> tuple[int, int] | None:
+        """(height, width) the image and its masks are drawn at (see DISPLAY_MAX_SIDE)."""
+        return self._display_shape
+
+    def set_image(self, image: np.ndarray, shown: np.ndarray | None = None) -> None:
+        """Show ``image``; ``shown`` is its :func:`display_copy` where already made."""
         self._placeholder.setPlainText("")
-        self._image_shape = image.shape[:2]
-        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
+        height, width = self._image_shape = image.shape[:2]
+        self._display_shape = display_shape(self._image_shape)
+        if shown is None or shown.shape[:2] != self._display_shape:
+            shown = shrink_image(image, self._display_shape)
+        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
+        # The layers are scaled back up so that scene coordinates stay image pixels.
+        scale = QTransform.fromScale(width / shown.shape[1], height / shown.shape[0])
+        for item in (self._image_item, self._objects_item, self._current_item):
+            item.setTransform(scale)
         self._objects_item.setPixmap(QPixmap())
         self.set_current_mask(None)
         self.set_clicks([])
@@ -156,7 +223,7 @@ class ImageCanvas(QGraphicsView):
 
     def show_placeholder(self, text: str) -> None:
         """Clear the view and show ``text`` (image loading, or why it cannot be shown)."""
-        self._image_shape = None
+        self._image_shape = self._display_shape = None
         for item in (self._image_item, self._objects_item):
             item.setPixmap(QPixmap())
         self.set_current_mask(None)
@@ -180,31 +247,42 @@ class ImageCanvas(QGraphicsView):
         self.marker_radius = marker_radius
         self.boundary_only = boundary_only
         self.show_probability = show_probability
-        self.set_current_mask(*self._current)
+        self._draw_current()
         self.set_clicks(self._clicks)
 
     def masks_layer(self, masks: list[tuple[np.ndarray, tuple[int, int, int]]]) -> np.ndarray:
-        """RGBA layer of ``masks`` drawn as the display settings say (image shape)."""
-        assert self._image_shape is not None
-        return mask_overlay(masks, self._image_shape,
+        """RGBA layer of image-sized ``masks`` drawn as the display settings say, at the
+        display shape."""
+        assert self._display_shape is not None
+        shown = [(shrink_mask(mask, self._display_shape), color) for mask, color in masks]
+        return mask_overlay(shown, self._display_shape,
                             0.0 if self.boundary_only else self.overlay_opacity, outline=True)
 
     def set_current_mask(self, mask: np.ndarray | None,
                          probability: np.ndarray | None = None) -> None:
         """Show the object in progress: its mask, or its ``probability`` map as a heat map
         when the display asks for one."""
+        if mask is self._current[0] and probability is self._current[1]:
+            return  # redrawing a huge image's layer costs a second on the GUI thread
         self._current = (mask, probability)
+        self._draw_current()
+
+    def _draw_current(self) -> None:
+        mask, probability = self._current
         if mask is None or self._image_shape is None:
             self._current_item.setPixmap(QPixmap())
             return
         if self.show_probability and probability is not None:
-            layer = probability_overlay(probability, mask, self.overlay_opacity)
+            layer = probability_overlay(shrink_image(probability, self._display_shape),
+                                        shrink_mask(mask, self._display_shape),
+                                        self.overlay_opacity)
         else:
             layer = self.masks_layer([(mask, CURRENT_OBJECT)])
         self._current_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer)))
 
     def current_layer(self) -> np.ndarray | None:
-        """The drawn layer of the object in progress (H x W x 4 RGBA), None when empty."""
+        """The drawn layer of the object in progress (RGBA at the display shape), None when
+        empty."""
         pixmap = self._current_item.pixmap()
         if pixmap.isNull():
             return None

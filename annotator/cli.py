@@ -1,4 +1,8 @@
-"""The ``clickmask`` command: the GUI by default, ``export`` for batch COCO export."""
+"""The ``clickmask`` command: the GUI by default, ``export`` / ``import`` for COCO files.
+
+Bad input never ends in a traceback: each command prints what is wrong on stderr and exits
+with 1 (nothing done) or 2 (done, but something was left out and named on stderr).
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,11 +11,12 @@ from pathlib import Path
 
 from annotator import __version__
 from annotator.cli_evaluate import add_evaluate_parser, run_evaluate
+from annotator.cli_import import add_import_parser, run_import
 from resources import SAMPLES_DIR
 from weights.cli import add_parser as add_weights_parser
 from weights.cli import run as run_weights
 
-SUBCOMMANDS = ("gui", "export", "weights", "evaluate")
+SUBCOMMANDS = ("gui", "export", "import", "weights", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,12 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", default=None, help="model name from the registry")
     gui.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
-    export = commands.add_parser("export", help="export a project as COCO JSON")
+    export = commands.add_parser(
+        "export", help="export a project as COCO JSON",
+        description="Write a project's objects as COCO JSON. Exit status 2: written, but "
+                    "some images or objects were left out (named on stderr).")
     export.add_argument("source", type=Path, help="a project file or a folder of images")
     export.add_argument("-o", "--output", type=Path, required=True, help="COCO JSON to write")
     export.add_argument("--holes", choices=("rle", "fill"), default="rle",
                         help="objects with holes: 'rle' writes them as RLE (exact, default); "
                              "'fill' writes outer polygons, filling the holes")
+    add_import_parser(commands)
     add_weights_parser(commands)
     add_evaluate_parser(commands)
     return parser
@@ -54,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_test()
     if args.command == "export":
         return run_export(args.source, args.output, args.holes)
+    if args.command == "import":
+        return run_import(args)
     if args.command == "weights":
         return run_weights(args)
     if args.command == "evaluate":
@@ -68,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_export(source: Path, output: Path, holes: str) -> int:
     from tqdm import tqdm
 
-    from engine.annotations import Project, ProjectError, default_project_path
+    from engine.annotations import Project, ProjectError, saved_project_paths
     from engine.coco import ExportCancelled, export_coco
 
     try:
         if source.is_dir():
-            if not default_project_path(source.resolve()).exists():
+            if not saved_project_paths(source.resolve()):
                 print(f"clickmask: no project found for {source}; "
                       "open it in Clickmask and annotate first", file=sys.stderr)
                 return 1
@@ -95,7 +106,7 @@ def run_export(source: Path, output: Path, holes: str) -> int:
     print(f"Wrote {output}: {report.summary()}")
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    return 2 if report.warnings else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ dropped.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,8 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
 from engine.session import DEFAULT_PROB_THRESH
-from engine.annotations import AnnotatedObject, Category, ImageEntry, Project
+from engine.annotations import (AnnotatedObject, Category, ImageEntry, Project,
+                                fallback_project_path)
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
 from engine.journal import InProgress, Journal, JournalError, Recovery, set_aside
@@ -27,6 +29,7 @@ from engine.review import ReviewQueue, accept, imported_rle, reject, relabel, re
 from engine.inference.options import InferenceOptions
 from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import Proposal, ProposalGenerator
+from annotator.canvas import display_copy
 from annotator.worker import InferenceWorker
 from weights import DEFAULT_MODEL, MODELS, build_predictor
 
@@ -92,6 +95,7 @@ class SessionController(QObject):
         self.project: Project | None = None
         self.current_file: str | None = None
         self.image: np.ndarray | None = None
+        self.display_image: np.ndarray | None = None  # the canvas's copy, made on the worker
         self.view = SessionView()
         self.editing_object_id: int | None = None
         self.last_category: str | None = None
@@ -196,6 +200,9 @@ class SessionController(QObject):
         self.unreadable.clear()
         self.current_file = None
         self.project_opened.emit()
+        if project_path is None and not os.access(project.root, os.W_OK):
+            self.message.emit(f"{project.root} is read-only: the project is saved to "
+                              f"{project.path} instead.")
         if self._files:
             self.go_to(0)
         else:
@@ -243,7 +250,7 @@ class SessionController(QObject):
         # A finish asked for before leaving still runs (on the old session, before the load).
         self._pending = [op for op in self._pending if op.kind == "finish"]
         self.current_file = self._files[index]
-        self.image = None
+        self.image = self.display_image = None
         self.editing_object_id = None
         if leaving_object:  # dropped, as the user chose: nothing to restore after a crash
             self._journal_progress([])
@@ -514,7 +521,7 @@ class SessionController(QObject):
                 self._use_predictor(build_predictor(self.model_name, self.device,
                                                     self._options))
             self._session = InteractiveSession(self._predictor, image, self.prob_thresh)
-            return image
+            return image, display_copy(image)
         if op.kind in ("model", "options", "taiz"):
             if op.kind == "model":
                 self._use_predictor(build_predictor(op.payload, self.device, self._options))
@@ -616,11 +623,11 @@ class SessionController(QObject):
 
     def _apply(self, op: _Op, result: object) -> None:
         if op.kind == "load":
-            self.image = result
+            self.image, self.display_image = result
             self.unreadable.pop(self.current_file, None)
             entry = self.current_entry()
-            entry.height, entry.width = result.shape[:2]
-            self.image_loaded.emit(self.current_file, result)
+            entry.height, entry.width = self.image.shape[:2]
+            self.image_loaded.emit(self.current_file, self.image)
             self.objects_changed.emit()
             self.session_changed.emit()
             return
@@ -676,14 +683,42 @@ class SessionController(QObject):
         self.objects_changed.emit()
 
     def _save(self) -> bool:
-        """Save the project; False (the user told why) when it could not be written."""
+        """Save the project; where its file cannot be written (a read-only folder), save it
+        in the user's data folder from now on and say so. False (the user told why) when
+        neither could be written."""
         assert self.project is not None
         try:
             self.project.save()
+            return True
         except OSError as exc:
-            self.error.emit(f"Could not save the project to {self.project.path}: {exc}. "
-                            "Your work is kept in memory; use File > Save Project As.")
+            failed, reason = self.project.path, exc.strerror or str(exc)
+        fallback = fallback_project_path(self.project.root)
+        if failed != fallback and self._move_project(fallback):
+            self.error.emit(f"The project cannot be saved to {failed} ({reason}). It was saved "
+                            f"to {fallback} instead, and is saved there from now on; your work "
+                            "is safe. Use File > Save Project As to choose another place.")
+            return True
+        self.error.emit(f"Could not save the project to {failed} ({reason}). Your work is kept "
+                        "in memory; use File > Save Project As to save it elsewhere.")
+        return False
+
+    def _move_project(self, path: Path) -> bool:
+        """Save the project as ``path`` from now on, its journal moved beside it; False (and
+        nothing changed) when ``path`` cannot be written either."""
+        project = self.project
+        journal, project.journal = project.journal, None  # it may not be writable where it is
+        old, project.path = project.path, path
+        try:
+            project.save()
+        except OSError:
+            project.path, project.journal = old, journal
             return False
+        project.journal = journal
+        if journal is not None:
+            try:
+                journal.relocate()
+            except OSError as exc:
+                self._journal_failed(exc)
         return True
 
     # -- the crash journal ----------------------------------------------------------------

@@ -676,7 +676,7 @@ class MainWindow(QMainWindow):
         self.canvas.show_placeholder(f"Loading {file_name}…")
 
     def _on_image_loaded(self, file_name: str, image: np.ndarray) -> None:
-        self.canvas.set_image(image)
+        self.canvas.set_image(image, self.controller.display_image)
         self.canvas.setFocus()
         height, width = image.shape[:2]
         self.statusBar().showMessage(f"{file_name}  {width}×{height}", 4000)

@@ -143,13 +143,32 @@ class Project:
         folder = Path(folder).resolve()
         if not folder.is_dir():
             raise ProjectError(f"{folder} is not a folder")
-        path = Path(project_path) if project_path else default_project_path(folder)
-        project = cls.load(path) if path.exists() else cls(folder, path)
+        if project_path:
+            path = Path(project_path)
+            project = cls.load(path) if path.exists() else cls(folder, path)
+        else:
+            project = cls._open_default(folder)
         project.root = folder
         try:
             project.sync_with_folder()
         except OSError as exc:
             raise ProjectError(f"cannot list the images in {folder}: {exc}") from exc
+        return project
+
+    @classmethod
+    def _open_default(cls, folder: Path) -> Project:
+        """The project of ``folder`` where the GUI keeps it: the last saved of the file
+        beside the images and the one in the data dir (where it goes when the folder cannot
+        be written), so work saved in either place is never left behind."""
+        path = default_project_path(folder)
+        saved = saved_project_paths(folder)
+        if not saved:
+            return cls(folder, path)
+        newest = max(saved, key=lambda p: p.stat().st_mtime_ns)
+        project = cls.load(newest)
+        # A project beside images that cannot be written now (media, a share) is saved to
+        # the data dir from now on; elsewhere it stays where it was saved last.
+        project.path = path if newest == folder / PROJECT_FILE_NAME else newest
         return project
 
     @classmethod
@@ -519,6 +538,19 @@ def default_project_path(folder: Path) -> Path:
     """``clickmask-project.json`` beside the images, or in the data dir if the folder is read-only."""
     if os.access(folder, os.W_OK) and not _is_bundled(folder):
         return folder / PROJECT_FILE_NAME
+    return fallback_project_path(folder)
+
+
+def saved_project_paths(folder: Path) -> list[Path]:
+    """The project files of ``folder`` that exist where the GUI keeps them: beside the
+    images and in the data dir (see :func:`fallback_project_path`)."""
+    return [path for path in (folder / PROJECT_FILE_NAME, fallback_project_path(folder))
+            if path.exists()]
+
+
+def fallback_project_path(folder: Path) -> Path:
+    """Where the project of ``folder`` is saved when it cannot be saved beside the images:
+    the user's data dir, under a name unique to the folder."""
     digest = hashlib.sha1(str(folder).encode("utf-8")).hexdigest()[:16]
     return data_dir() / "projects" / f"{folder.name}-{digest}.json"
 

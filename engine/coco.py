@@ -501,6 +501,10 @@ def _read_coco_json(path: Path) -> dict:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if not text[exc.pos:].strip():
+            raise CocoFormatError(f"{path} ends in the middle of its JSON (line {exc.lineno}):"
+                                  " the file is truncated; it may have been cut off while "
+                                  "saving, copying or downloading") from exc
         raise CocoFormatError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}") from exc
     except (ValueError, RecursionError) as exc:
@@ -511,7 +515,7 @@ def _read_coco_json(path: Path) -> dict:
                               "annotations (a detection results file) has no images or "
                               "categories to import them with")
     if not isinstance(data, dict):
-        raise CocoFormatError(f"{path} holds a {_type_name(data)}, not a COCO dataset object")
+        raise CocoFormatError(f"{path} holds {_type_name(data)}, not a COCO dataset object")
     for key in ("images", "annotations", "categories"):
         if key not in data:
             raise CocoFormatError(f"{path} is not a COCO dataset: it has no {key!r} list")

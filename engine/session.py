@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from engine.clicks import Click
+from engine.compact_map import CompactMap
 from engine.predictor import Predictor
 
 if TYPE_CHECKING:
@@ -20,23 +21,29 @@ class _Step:
     """The session after one prediction: the clicks it added and everything to restore it.
 
     A step without clicks is the choice of a first-click proposal (``chosen``) or a hand
-    edit of the mask (``chosen`` None); both keep the predictor's state.
+    edit of the mask (``chosen`` None); both keep the predictor's state. Its map is given
+    as an array and kept compact (see :class:`CompactMap`): memory per step is the box
+    where the map is not constant, not the image.
     """
 
     clicks: tuple[Click, ...]
-    probability: np.ndarray
+    probability: CompactMap
     predictor_state: Any
     proposals: tuple[Proposal, ...] = ()
     chosen: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.probability, np.ndarray):
+            object.__setattr__(self, "probability", CompactMap.of(self.probability))
 
 
 class InteractiveSession:
     """Segments one object at a time on one image with a predictor.
 
-    Every prediction is a step holding its probability map and the predictor's state, so
-    undo and redo restore a step without running the model again. Clicks submitted
-    together (``add_clicks``) form one step: they were predicted together, so they are
-    undone together.
+    Every prediction is a step holding its probability map (compact) and the predictor's
+    state, so undo and redo restore a step without running the model again. Only the
+    current step's map is kept whole. Clicks submitted together (``add_clicks``) form one
+    step: they were predicted together, so they are undone together.
 
     After a first positive click, ``propose`` adds alternative masks (part / whole / group);
     ``choose_proposal`` makes one of them the mask the next clicks continue from, as a step
@@ -60,6 +67,9 @@ class InteractiveSession:
         self._initial_probability: np.ndarray | None = None
         self._steps: list[_Step] = []
         self._redo: list[_Step] = []
+        # The last step and its whole map; maps are never changed in place (the GUI thread
+        # may be drawing one), so a step's map is expanded once while it is the last.
+        self._whole: tuple[_Step, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -83,9 +93,12 @@ class InteractiveSession:
     @property
     def probability(self) -> np.ndarray | None:
         """The current probability map, or None before any click and initial mask."""
-        if self._steps:
-            return self._steps[-1].probability
-        return self._initial_probability
+        if not self._steps:
+            return self._initial_probability
+        step = self._steps[-1]
+        if self._whole is None or self._whole[0] is not step:
+            self._whole = (step, step.probability.expand())
+        return self._whole[1]
 
     @property
     def mask(self) -> np.ndarray:
@@ -126,6 +139,11 @@ class InteractiveSession:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
+    @property
+    def stored_map_bytes(self) -> int:
+        """Memory the compact maps of the undo and redo steps take."""
+        return sum(step.probability.nbytes for step in (*self._steps, *self._redo))
+
     def set_initial_mask(self, mask: np.ndarray) -> None:
         """Start from an existing mask (e.g. an imported instance) that clicks then correct.
 
@@ -156,11 +174,12 @@ class InteractiveSession:
             raise RuntimeError(
                 f"{self.predictor.name} returned a {probability.shape} map for a {self.shape} image"
             )
-        step = _Step(tuple(clicks), probability.astype(np.float32, copy=False),
-                     self.predictor.get_state())
+        probability = probability.astype(np.float32, copy=False)
+        step = _Step(tuple(clicks), probability, self.predictor.get_state())
         self._steps.append(step)
+        self._whole = (step, probability)
         self._redo.clear()
-        return step.probability
+        return probability
 
     def propose(self, generator: ProposalGenerator) -> tuple[Proposal, ...]:
         """Compute the first click's proposals (kept with the first step) and return them.
@@ -174,7 +193,7 @@ class InteractiveSession:
         first = self._steps[0]
         if not first.proposals:
             proposals = tuple(generator.generate(self.predictor, self.image, first.clicks[0],
-                                                 first.probability, self.prob_thresh))
+                                                 self.probability, self.prob_thresh))
             self._steps[0] = replace(first, proposals=proposals)
             self._restore_predictor()
         return self._steps[0].proposals
@@ -228,6 +247,7 @@ class InteractiveSession:
         """Drop every click and the initial mask: start the object again."""
         self._steps.clear()
         self._redo.clear()
+        self._whole = None
         self._initial_probability = None
         self.predictor.set_state(self._initial_state)
 
