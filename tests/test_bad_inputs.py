@@ -253,7 +253,8 @@ def test_gui_marks_each_unreadable_image_with_its_reason(qtbot, open_window,
         if isinstance(expected, str):
             assert controller.unreadable[name].startswith(f"Cannot open image '{name}': "
                                                            + expected)
-            assert item.toolTip() == f"Cannot open this image:\n{controller.unreadable[name]}"
+            assert item.toolTip() == (f"{name}\nCannot open this image:\n"
+                                      f"{controller.unreadable[name]}")
             assert win.canvas.image_shape is None
         else:
             assert win.canvas.image_shape == expected[0], name
