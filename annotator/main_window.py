@@ -50,6 +50,9 @@ class MainWindow(QMainWindow):
         self.model_dock = self._add_dock("Model", self.model_panel,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(view_dock, self.model_dock)
+        # Model > Model Panel hides and shows it: Qt enables that only for closable docks.
+        self.model_dock.setFeatures(self.model_dock.features()
+                                    | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self._build_actions()
         self._build_status_bar()
         self._export_job: BackgroundJob | None = None

@@ -8,8 +8,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGroupBox,
-                               QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from engine.device import cuda_unavailable_reason
@@ -68,7 +67,8 @@ class ModelPanel(QWidget):
         self.device_combo.activated.connect(
             lambda row: self.choose_device(self.device_combo.itemData(row)))
         self.models_label = QLabel()
-        self.models_label.setWordWrap(True)
+        self.models_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.models_label.setEnabled(False)  # a quiet count beside the heading
         self.manager_button = QPushButton("Model Manager…")
         self.manager_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.manager_button.setToolTip("Download, verify or import model checkpoints")
@@ -77,7 +77,7 @@ class ModelPanel(QWidget):
         self.zoom_box = self._check("Zoom-In", lambda on: self._edit(zoom_in=on))
         self.zoom_size_spin = self._spin(ZOOM_SIZE_RANGE, " px",
                                          lambda v: self._edit(zoom_target_size=v), step=50)
-        self.limit_box = self._check("Limit longest side", lambda on: self._edit(
+        self.limit_box = self._check("Longest side", lambda on: self._edit(
             max_size=self.limit_spin.value() if on else None))
         self.limit_spin = self._spin(MAX_SIZE_RANGE, " px", lambda v: self._edit(max_size=v),
                                      step=100, value=DEMO_MAX_SIZE)
@@ -94,8 +94,7 @@ class ModelPanel(QWidget):
         self.net_clicks_spin.setSpecialValueText("all")  # 0, shown for NoBRS only
         self.lbfgs_spin = self._spin(LBFGS_RANGE, "", lambda v: self._edit(lbfgs_max_evals=v))
 
-        self.taiz_box = self._check("TAIZ (target-aware zooming)",
-                                    lambda on: self._edit(taiz=on))
+        self.taiz_box = self._check("TAIZ", lambda on: self._edit(taiz=on))
         self.taiz_start_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_start)
         self.taiz_full_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_full)
         self.proposals_box = self._check("First-click proposals", self._toggle_proposals)
@@ -136,45 +135,37 @@ class ModelPanel(QWidget):
         return spin
 
     def _layout(self) -> None:
-        model_group = QGroupBox("Engine")
-        form = QFormLayout(model_group)
+        # Compact rows: the dock shares its column with the Objects panel at 1280x800.
+        form = QFormLayout()
+        form.setVerticalSpacing(4)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow(_row(_heading("Engine"), self.models_label))
         form.addRow("Model", self.model_combo)
-        form.addRow("Device", self.device_combo)
-        manager_row = QHBoxLayout()
-        manager_row.addWidget(self.models_label, 1)
-        manager_row.addWidget(self.manager_button)
-        form.addRow(manager_row)
-
-        zoom_group = QGroupBox("Zoom-In")
-        form = QFormLayout(zoom_group)
-        form.addRow(self.zoom_box)
-        form.addRow("Crop size", self.zoom_size_spin)
+        form.addRow("Device", _row(self.device_combo, self.manager_button))
+        form.addRow(_heading("Zoom-In"))
+        form.addRow(self.zoom_box, _row(QLabel("crop"), self.zoom_size_spin))
         form.addRow(self.limit_box, self.limit_spin)
-
-        brs_group = QGroupBox("Refinement (BRS)")
-        form = QFormLayout(brs_group)
+        form.addRow(_heading("Refinement (BRS)"))
         form.addRow("Mode", self.brs_combo)
-        form.addRow("Network clicks", self.net_clicks_spin)
-        form.addRow("L-BFGS evaluations", self.lbfgs_spin)
-
-        taiz_group = QGroupBox("TAIZ and proposals")
-        form = QFormLayout(taiz_group)
-        form.addRow(self.taiz_box)
-        form.addRow("Blend from click", self.taiz_start_spin)
-        form.addRow("Full weight at click", self.taiz_full_spin)
+        form.addRow("Net clicks", _row(self.net_clicks_spin, QLabel("L-BFGS"),
+                                       self.lbfgs_spin))
+        form.addRow(_heading("TAIZ and proposals"))
+        form.addRow(self.taiz_box, _row(QLabel("from click"), self.taiz_start_spin,
+                                        QLabel("to"), self.taiz_full_spin))
         form.addRow(self.proposals_box)
-
         self.note = QLabel("Changes apply from the next object.")
         self.note.setWordWrap(True)
         self.note.setEnabled(False)  # a quiet hint
+        form.addRow(self.note)
         content = QWidget()
         column = QVBoxLayout(content)
-        column.setContentsMargins(4, 4, 4, 4)
-        for group in (model_group, zoom_group, brs_group, taiz_group):
-            column.addWidget(group)
-        column.addWidget(self.note)
+        column.setContentsMargins(6, 2, 6, 2)
+        column.addLayout(form)
         column.addStretch(1)
         scroll = QScrollArea()
+        # Never narrower than the rows: the dock widens rather than cutting them off.
+        scroll.setMinimumWidth(content.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -193,7 +184,7 @@ class ModelPanel(QWidget):
             if not entries:
                 continue
             header = QStandardItem(family_title)
-            header.setFlags(Qt.ItemFlag.NoItemFlags)  # a heading, not a choice
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)  # a heading (in black), not a choice
             font = QFont(self.font())
             font.setBold(True)
             header.setFont(font)
@@ -212,7 +203,7 @@ class ModelPanel(QWidget):
         self.model_combo.setModel(model)
         view = self.model_combo.view()
         view.setMinimumWidth(view.sizeHintForColumn(0) + 24)  # the popup shows whole titles
-        self.models_label.setText(f"{ready} of {len(MODELS)} models ready")
+        self.models_label.setText(f"{ready} of {len(MODELS)} ready")
         self.models_label.setToolTip("The others need a download or import (Model Manager), "
                                      "or an engine this version does not have")
         self.refresh()
@@ -363,6 +354,23 @@ class ModelPanel(QWidget):
     def _save(self) -> None:
         c = self.controller
         ModelSettings(c.model_name, c.device, c.options, c.proposals_enabled).save()
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    """``widgets`` side by side, the first taking the spare width."""
+    row = QHBoxLayout()
+    for index, widget in enumerate(widgets):
+        row.addWidget(widget, 1 if index == 0 else 0)
+    row.setSpacing(6)
+    return row
 
 
 def _enable(widget: QWidget, reason: str | None, tip: str) -> None:

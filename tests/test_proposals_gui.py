@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from engine.inference.taiz import TAIZPredictor
 from annotator.controller import SessionController
@@ -56,6 +56,12 @@ def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -
     _idle(qtbot, win)
 
 
+def _tick(qtbot, box) -> None:
+    """Click a check box on its indicator (a click beside its text does nothing)."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(box.height() // 2,
+                                                                box.height() // 2))
+
+
 def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
     assert not window.model_panel.proposals_box.isChecked()
     _click(qtbot, window, *CENTER)
@@ -65,7 +71,7 @@ def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
 
 def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
                                                                     window: MainWindow) -> None:
-    qtbot.mouseClick(window.model_panel.proposals_box, Qt.MouseButton.LeftButton)
+    _tick(qtbot, window.model_panel.proposals_box)
     assert window.controller.proposals_enabled
     _click(qtbot, window, *CENTER)
     view = window.controller.view
@@ -101,7 +107,7 @@ def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
 def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
     controller, panel = window.controller, window.model_panel
     assert not panel.taiz_start_spin.isEnabled()  # no schedule to set while TAIZ is off
-    qtbot.mouseClick(panel.taiz_box, Qt.MouseButton.LeftButton)
+    _tick(qtbot, panel.taiz_box)
     _idle(qtbot, window)
     assert controller.options.taiz and controller.options.taiz_config.blend_start == 10
     assert isinstance(controller._predictor, TAIZPredictor)
@@ -115,7 +121,7 @@ def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
     _click(qtbot, window, CENTER[0] + 30, CENTER[1] + 10)
     assert controller.view.mask is not None and controller.view.mask[CENTER]
     # Drops the object in progress (the window's question is answered: discard).
-    qtbot.mouseClick(panel.taiz_box, Qt.MouseButton.LeftButton)
+    _tick(qtbot, panel.taiz_box)
     _idle(qtbot, window)
     assert not controller.options.taiz and not isinstance(controller._predictor,
                                                           TAIZPredictor)
