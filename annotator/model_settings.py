@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from PySide6.QtCore import QSettings
 
 from engine.inference.options import BRS_MODES, InferenceOptions
-from engine.inference.taiz import TAIZConfig
 from weights import DEFAULT_MODEL, MODELS, ModelEntry
 from weights.registry import engine_unavailable_reason
 

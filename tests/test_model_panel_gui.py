@@ -90,7 +90,8 @@ def test_models_are_grouped_by_family_and_greyed_entries_say_why(
     panel = window.model_panel
     combo = panel.model_combo
     texts = [combo.itemText(row) for row in range(combo.count())]
-    headers = [text for row, text in enumerate(texts) if combo.itemData(row, Qt.ItemDataRole.UserRole) is None]
+    headers = [text for row, text in enumerate(texts)
+               if combo.itemData(row, Qt.ItemDataRole.UserRole) is None]
     assert headers == ["GrabCut", "RITM", "f-BRS", "FocalClick"]
     for header in headers:  # headings cannot be chosen
         assert not combo.model().item(texts.index(header)).isSelectable()
