@@ -206,7 +206,7 @@ def test_options_are_saved_and_restored_in_a_new_window(qtbot, open_window, fold
 
 
 def test_a_saved_model_that_is_gone_falls_back_to_grabcut_with_a_message(
-        folder, ritm_installed) -> None:
+        qapp, ritm_installed) -> None:
     ModelSettings(model=RITM, device="cuda").save()
     registry.checkpoint_path(registry.MODELS[RITM]).unlink()
     settings, note = ModelSettings.saved()
@@ -221,6 +221,12 @@ def test_a_saved_model_that_is_gone_falls_back_to_grabcut_with_a_message(
     assert settings.model == "grabcut" and "not in this version" in note
     assert settings.options.zoom_target_size == InferenceOptions.demo().zoom_target_size
     assert settings.options.taiz_config == InferenceOptions.demo().taiz_config
+    controller, note = restored_controller(model="no-such-model", device="cpu")  # the CLI's
+    try:
+        assert controller.model_name == "grabcut" and controller.device == "cpu"
+        assert "no model named 'no-such-model'" in note
+    finally:
+        controller.shutdown()
 
 
 def test_options_apply_from_the_next_object(qtbot, monkeypatch, open_window, folder,
