@@ -133,6 +133,12 @@ class SessionController(QObject):
         return self._running is not None or bool(self._pending)
 
     @property
+    def predicting(self) -> bool:
+        """True while clicks are waiting for the model or being predicted."""
+        running = [self._running[2]] if self._running is not None else []
+        return any(op.kind == "clicks" for op in running + self._pending)
+
+    @property
     def displayed_clicks(self) -> list[Click]:
         """Clicks of the object in progress, including those still waiting for the model."""
         clicks = list(self.view.clicks)

@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.model_dock = self._add_dock("Model", self.model_panel,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(view_dock, self.model_dock)
+        view_dock.raise_()  # used while annotating; the model choices are restored at start
         # Model > Model Panel hides and shows it: Qt enables that only for closable docks.
         self.model_dock.setFeatures(self.model_dock.features()
                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -215,11 +216,13 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
         # A BRS click takes seconds on a CPU: say what the wait is for.
-        refining = busy and self.controller.refines
+        predicting = busy and self.controller.predicting
+        refining = predicting and self.controller.refines
         if refining:
             self.timing_label.setText(f"refining with {self.controller.options.brs_mode}…")
-        self.busy_indicator.set_busy(busy, f"Refining with {self.controller.options.brs_mode}…"
-                                     if refining else "Working…")
+        self.busy_indicator.set_busy(
+            busy, f"Refining with {self.controller.options.brs_mode}…" if refining
+            else "Predicting…" if predicting else "Working…")
 
     def _connect(self) -> None:
         c = self.controller

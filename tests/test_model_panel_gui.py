@@ -249,6 +249,7 @@ def test_options_apply_from_the_next_object(qtbot, monkeypatch, open_window, fol
     assert controller.options.brs_mode == "f-BRS-B" and controller.view.clicks == []
     assert isinstance(controller._predictor, FeatureBRSPredictor)
     assert panel.net_clicks_spin.isEnabled() and panel.net_clicks_spin.value() == 8
+    assert "refining" not in window.timing_label.text()  # no click ran yet
 
     controller.add_click(*OBJECT, True)
     assert window.timing_label.text() == "refining with f-BRS-B…"  # what the wait is for

@@ -111,6 +111,7 @@ def test_clicks_during_a_slow_prediction_are_coalesced_and_none_is_lost(
     qtbot.mouseClick(toolbar.widgetForAction(window.fit_action), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=10000)  # the event loop runs
     qtbot.waitUntil(window.busy_indicator.isVisible, timeout=10000)
+    assert window.busy_indicator.label.text() == "Predicting…"
     timer.stop()
     assert len(predictor.calls) == 1  # still inside the first prediction
     assert canvas.zoom_factor() == pytest.approx(fitted)  # the button answered meanwhile
