@@ -76,7 +76,8 @@ class ModelPanel(QWidget):
 
         self.zoom_box = self._check("Zoom-In", lambda on: self._edit(zoom_in=on))
         self.zoom_size_spin = self._spin(ZOOM_SIZE_RANGE, " px",
-                                         lambda v: self._edit(zoom_target_size=v), step=50)
+                                         lambda v: self._edit(zoom_target_size=v), step=50,
+                                         prefix="crop ")
         self.limit_box = self._check("Longest side", lambda on: self._edit(
             max_size=self.limit_spin.value() if on else None))
         self.limit_spin = self._spin(MAX_SIZE_RANGE, " px", lambda v: self._edit(max_size=v),
@@ -92,11 +93,14 @@ class ModelPanel(QWidget):
         self.net_clicks_spin = self._spin((0, NET_CLICKS_RANGE[1]), "",
                                           lambda v: self._edit(net_clicks_limit=v))
         self.net_clicks_spin.setSpecialValueText("all")  # 0, shown for NoBRS only
-        self.lbfgs_spin = self._spin(LBFGS_RANGE, "", lambda v: self._edit(lbfgs_max_evals=v))
+        self.lbfgs_spin = self._spin(LBFGS_RANGE, "", lambda v: self._edit(lbfgs_max_evals=v),
+                                     prefix="L-BFGS ")
 
         self.taiz_box = self._check("TAIZ", lambda on: self._edit(taiz=on))
-        self.taiz_start_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_start)
-        self.taiz_full_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_full)
+        self.taiz_start_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_start,
+                                          prefix="from click ")
+        self.taiz_full_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_full,
+                                         prefix="to ")
         self.proposals_box = self._check("First-click proposals", self._toggle_proposals)
         self.proposals_box.setToolTip("After the first click, offer the part, the whole and "
                                       "the group as alternatives (keys 1-3)")
@@ -121,8 +125,10 @@ class ModelPanel(QWidget):
 
     @staticmethod
     def _spin(bounds: tuple[int, int], suffix: str, slot: Callable[[int], None],
-              step: int = 1, value: int | None = None) -> QSpinBox:
+              step: int = 1, value: int | None = None, prefix: str = "") -> QSpinBox:
+        # A prefix instead of a label beside it: it greys out with the number.
         spin = QSpinBox()
+        spin.setPrefix(prefix)
         spin.setRange(*bounds)
         if value is not None:
             spin.setValue(value)
@@ -143,15 +149,13 @@ class ModelPanel(QWidget):
         form.addRow("Model", self.model_combo)
         form.addRow("Device", _row(self.device_combo, self.manager_button))
         form.addRow(_heading("Zoom-In"))
-        form.addRow(self.zoom_box, _row(QLabel("crop"), self.zoom_size_spin))
+        form.addRow(self.zoom_box, self.zoom_size_spin)
         form.addRow(self.limit_box, self.limit_spin)
         form.addRow(_heading("Refinement (BRS)"))
         form.addRow("Mode", self.brs_combo)
-        form.addRow("Net clicks", _row(self.net_clicks_spin, QLabel("L-BFGS"),
-                                       self.lbfgs_spin))
+        form.addRow("Net clicks", _row(self.net_clicks_spin, self.lbfgs_spin))
         form.addRow(_heading("TAIZ and proposals"))
-        form.addRow(self.taiz_box, _row(QLabel("from click"), self.taiz_start_spin,
-                                        QLabel("to"), self.taiz_full_spin))
+        form.addRow(self.taiz_box, _row(self.taiz_start_spin, self.taiz_full_spin))
         form.addRow(self.proposals_box)
         self.note = QLabel("Changes apply from the next object.")
         self.note.setWordWrap(True)
@@ -365,10 +369,10 @@ def _heading(text: str) -> QLabel:
 
 
 def _row(*widgets: QWidget) -> QHBoxLayout:
-    """``widgets`` side by side, the first taking the spare width."""
+    """``widgets`` side by side, sharing the width."""
     row = QHBoxLayout()
-    for index, widget in enumerate(widgets):
-        row.addWidget(widget, 1 if index == 0 else 0)
+    for widget in widgets:
+        row.addWidget(widget, 1)
     row.setSpacing(6)
     return row
 
