@@ -322,3 +322,22 @@ def test_the_model_menu_shows_and_hides_the_dock(qtbot, open_window) -> None:
     assert not window.model_dock.isVisible()
     window.model_panel_action.trigger()
     assert window.model_dock.isVisible()
+
+
+def test_fields_that_do_not_apply_to_focalclick_say_why(qtbot, open_window, folder,
+                                                        shared_dir: Path) -> None:
+    name = "focalclick-hrnet18s-s2-cclvs"
+    shutil.copy(shared_dir / "golden/focalclick/hrnet18s_S2_synthetic.pth",
+                registry.checkpoint_path(registry.MODELS[name]))
+    window = _open(qtbot, open_window(SessionController(device="cpu")), folder)
+    panel = window.model_panel
+    _choose_model(qtbot, window, name)
+    assert panel.zoom_box.isEnabled() and "target crop" in panel.zoom_box.toolTip()
+    assert not panel.zoom_size_spin.isEnabled()
+    assert "fixed sizes" in panel.zoom_size_spin.toolTip()
+    assert not panel.limit_box.isEnabled() and "LimitLongestSide" in panel.limit_box.toolTip()
+    assert not panel.brs_combo.isEnabled() and "no BRS" in panel.brs_combo.toolTip()
+    assert panel.taiz_box.isEnabled() and panel.device_combo.isEnabled()
+    window.controller.add_click(*OBJECT, True)
+    _idle(qtbot, window)
+    assert window.controller.view.mask is not None and window.errors == []
