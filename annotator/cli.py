@@ -34,8 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder of images (default: the bundled samples)")
     gui.add_argument("--project", type=Path,
                      help="project file (default: clickmask-project.json beside the images)")
-    gui.add_argument("--model", default=None, help="model name from the registry")
-    gui.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    gui.add_argument("--model", default=None,
+                     help="model name from the registry (default: the last session's)")
+    gui.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
+                     help="default: the last session's, else auto")
 
     export = commands.add_parser(
         "export", help="export a project as COCO JSON",
@@ -70,10 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         return run_evaluate(args)
     from annotator.app import run_gui  # Qt only loads for the GUI
-    from weights import DEFAULT_MODEL
 
     folder = args.folder if args.folder is not None else SAMPLES_DIR
-    return run_gui(folder, args.project, args.model or DEFAULT_MODEL, args.device)
+    return run_gui(folder, args.project, args.model, args.device)
 
 
 def run_export(source: Path, output: Path, holes: str) -> int:

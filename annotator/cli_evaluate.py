@@ -164,7 +164,6 @@ def _load_model(spec: str, device: str, options):
     """The predictor for a registry name or a checkpoint file, and its label in reports."""
     from engine.checkpoints import CheckpointError
     from engine.inference.factory import load_predictor
-    from engine.inference.taiz import TAIZPredictor
     from weights.registry import MODELS, WeightsNotFound, build_predictor
 
     path = Path(spec).expanduser()
@@ -175,13 +174,10 @@ def _load_model(spec: str, device: str, options):
     try:
         if entry is None:
             predictor, label = load_predictor(path, device, options), path.name
-        elif entry.checkpoint is None:  # the weights-free default takes no options
+        elif entry.checkpoint is None:  # the weights-free default: TAIZ is its only option
             if options.brs_mode != "NoBRS":
                 raise EvaluateError(f"{entry.title} has no BRS modes; use --mode NoBRS")
-            predictor = build_predictor(spec, device, options)
-            if options.taiz:  # checkpoints get TAIZ from load_predictor
-                predictor = TAIZPredictor(predictor, options.taiz_config)
-            return predictor, spec
+            return build_predictor(spec, device, options), spec
         else:  # raises WeightsNotFound, saying how to get the file, when it is missing
             predictor, label = build_predictor(spec, device, options), spec
     except (CheckpointError, WeightsNotFound, RuntimeError, ValueError) as exc:

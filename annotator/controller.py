@@ -27,7 +27,6 @@ from engine.journal import InProgress, Journal, JournalError, Recovery, set_asid
 from engine.masks import decode_rle
 from engine.review import ReviewQueue, accept, imported_rle, reject, relabel, revert
 from engine.inference.options import InferenceOptions
-from engine.inference.taiz import TAIZConfig, TAIZPredictor
 from engine.proposals import Proposal, ProposalGenerator
 from annotator.canvas import display_copy
 from annotator.worker import InferenceWorker
@@ -53,9 +52,13 @@ class SessionView:
 
 @dataclass(frozen=True)
 class _Op:
-    kind: str  # load | model | options | taiz | clicks | propose | choose | undo | redo | reset
-    #            | initial_mask | edit | finish
+    kind: str  # load | model | options | device | clicks | propose | choose | undo | redo
+    #            | reset | initial_mask | edit | finish
     payload: object = None
+
+
+# Operations that rebuild the predictor: they outlive a change of image.
+_SETUP_OPS = ("model", "options", "device")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class SessionController(QObject):
     objects_changed = Signal()  # objects of the current image changed
     categories_changed = Signal()  # a category was added, renamed, recoloured, re-id'd, removed
     busy_changed = Signal(bool)
-    model_changed = Signal(str)  # registry name of the model now in use
+    model_changed = Signal(str)  # registry name of the model now in use (also sent when
+    #                              its options or device changed, or a change failed)
     prediction_timed = Signal(float)  # seconds of the last prediction
     proposals_changed = Signal()  # view.proposals or view.current_proposal changed
     message = Signal(str)
@@ -91,7 +95,8 @@ class SessionController(QObject):
         super().__init__(parent)
         self.model_name = model
         self.device = device
-        self.options = options or InferenceOptions()  # Zoom-In, BRS mode... of neural models
+        # Zoom-In, BRS mode, TAIZ... (the GUI's defaults are the official demo's)
+        self.options = options or InferenceOptions.demo()
         self.project: Project | None = None
         self.current_file: str | None = None
         self.image: np.ndarray | None = None
@@ -113,13 +118,11 @@ class SessionController(QObject):
         # First-click proposals (the DISNet workflow) cost 3 more model runs per object:
         # off by default, a switch in the GUI.
         self.proposals_enabled = False
-        self.taiz_config: TAIZConfig | None = None  # TAIZ on with these constants, or off
         self._proposal_generator = ProposalGenerator()
         # Owned by the worker thread: only jobs read or write these.
-        self._predictor: Predictor | None = None  # the base predictor, wrapped as asked
-        self._base_predictor: Predictor | None = None
-        self._taiz: TAIZConfig | None = None
+        self._predictor: Predictor | None = None
         self._options = self.options
+        self._device = device
         self._session: InteractiveSession | None = None
 
     # -- state the GUI reads ------------------------------------------------------------
@@ -138,6 +141,12 @@ class SessionController(QObject):
     @property
     def busy(self) -> bool:
         return self._running is not None or bool(self._pending)
+
+    @property
+    def predicting(self) -> bool:
+        """True while clicks are waiting for the model or being predicted."""
+        running = [self._running[2]] if self._running is not None else []
+        return any(op.kind == "clicks" for op in running + self._pending)
 
     @property
     def displayed_clicks(self) -> list[Click]:
@@ -248,7 +257,8 @@ class SessionController(QObject):
         leaving_object = self.has_object_in_progress
         self._generation += 1
         # A finish asked for before leaving still runs (on the old session, before the load).
-        self._pending = [op for op in self._pending if op.kind == "finish"]
+        # So does a change of model, options or device the user already confirmed.
+        self._pending = [op for op in self._pending if op.kind in ("finish", *_SETUP_OPS)]
         self.current_file = self._files[index]
         self.image = self.display_image = None
         self.editing_object_id = None
@@ -287,11 +297,18 @@ class SessionController(QObject):
         self._enqueue(_Op("model", name))
 
     def set_options(self, options: InferenceOptions) -> None:
-        """Run the model with ``options`` from the next object on (as the official demo);
-        like a model switch, the object in progress is dropped (ask first)."""
+        """Run the model with ``options`` (Zoom-In, BRS, TAIZ...) from the next object on (as
+        the official demo); like a model switch, the object in progress is dropped (ask first)."""
         self.options = options
         self.editing_object_id = None
         self._enqueue(_Op("options", options))
+
+    def set_device(self, device: str) -> None:
+        """Run the model on ``device`` ("auto", "cpu", "cuda") from the next object on; like
+        a model switch, the object in progress is dropped (ask first)."""
+        self.device = device
+        self.editing_object_id = None
+        self._enqueue(_Op("device", device))
 
     @property
     def current_family(self) -> str | None:
@@ -321,13 +338,6 @@ class SessionController(QObject):
     def set_proposals_enabled(self, enabled: bool) -> None:
         """Offer first-click proposals after the next first clicks (or stop offering)."""
         self.proposals_enabled = enabled
-
-    def set_taiz(self, config: TAIZConfig | None) -> None:
-        """Run the model with TAIZ and ``config`` (None: without); like a model switch,
-        the object in progress is dropped (ask first)."""
-        self.taiz_config = config
-        self.editing_object_id = None
-        self._enqueue(_Op("taiz", config))
 
     def choose_proposal(self, index: int) -> None:
         """Continue from the first click's proposal ``index`` (an undoable step)."""
@@ -518,20 +528,18 @@ class SessionController(QObject):
         if op.kind == "load":
             image = load_image(op.payload)
             if self._predictor is None:
-                self._use_predictor(build_predictor(self.model_name, self.device,
-                                                    self._options))
+                self._predictor = build_predictor(self.model_name, self._device, self._options)
             self._session = InteractiveSession(self._predictor, image, self.prob_thresh)
             return image, display_copy(image)
-        if op.kind in ("model", "options", "taiz"):
+        if op.kind in _SETUP_OPS:
             if op.kind == "model":
-                self._use_predictor(build_predictor(op.payload, self.device, self._options))
+                self._predictor = build_predictor(op.payload, self._device, self._options)
             elif op.kind == "options":
-                self._use_predictor(build_predictor(self.model_name, self.device, op.payload))
+                self._predictor = build_predictor(self.model_name, self._device, op.payload)
                 self._options = op.payload
             else:
-                self._taiz = op.payload
-                if self._base_predictor is not None:
-                    self._use_predictor(self._base_predictor)
+                self._predictor = build_predictor(self.model_name, op.payload, self._options)
+                self._device = op.payload
             if self._session is not None:
                 self._session = InteractiveSession(self._predictor, self._session.image,
                                                    self.prob_thresh)
@@ -577,13 +585,6 @@ class SessionController(QObject):
                                    session.prob_thresh, tuple(session.step_clicks),
                                    tuple(session.redo_step_clicks))
 
-    def _use_predictor(self, base: Predictor) -> None:
-        """Runs on the worker thread: ``base``, wrapped in TAIZ when it is on."""
-        self._base_predictor = base
-        # A checkpoint loaded with InferenceOptions.taiz is wrapped already: never zoom twice.
-        wrap = self._taiz is not None and not isinstance(base, TAIZPredictor)
-        self._predictor = TAIZPredictor(base, self._taiz) if wrap else base
-
     def _take_running(self, job_id: int) -> tuple[bool, _Op]:
         assert self._running is not None and self._running[0] == job_id
         _, generation, op = self._running
@@ -594,6 +595,12 @@ class SessionController(QObject):
         current, op = self._take_running(job_id)
         if op.kind == "finish" and result is not None:
             self._store_finished(result[0], op.payload)  # belongs to its image, not the view
+        if op.kind in _SETUP_OPS:  # the predictor changed, whichever image is shown now
+            if op.kind == "model":
+                self.model_name = op.payload
+            self.model_changed.emit(self.model_name)
+            if current:
+                self.objects_changed.emit()
         if current:
             self._apply(op, result)
         self._dispatch()
@@ -602,19 +609,25 @@ class SessionController(QObject):
 
     def _on_job_failed(self, job_id: int, exc: Exception) -> None:
         current, op = self._take_running(job_id)
-        if current:
+        # A failed change of model, options or device is told whichever image is shown:
+        # the old predictor stays, and the GUI shows what is still in use.
+        if op.kind == "model":
+            self.error.emit(f"Could not switch to {MODELS[op.payload].title}: {exc}. "
+                            f"Still using {self.model_title}.")
+        elif op.kind == "options":
+            self.options = self._options  # the predictor still runs with these
+            self.error.emit(f"Could not apply the inference options: {exc}")
+        elif op.kind == "device":
+            self.device = self._device
+            self.error.emit(f"Could not run {self.model_title} on {op.payload}: {exc}. "
+                            f"Still on {self._device}.")
+        if op.kind in _SETUP_OPS:
+            self.model_changed.emit(self.model_name)
+        elif current:
             if op.kind == "load":
                 self._session = None
                 self.unreadable[self.current_file] = str(exc)
                 self.image_failed.emit(self.current_file, str(exc))
-            elif op.kind == "model":
-                self.error.emit(f"Could not switch to {MODELS[op.payload].title}: {exc}. "
-                                f"Still using {self.model_title}.")
-                self.model_changed.emit(self.model_name)
-            elif op.kind == "options":
-                self.options = self._options  # the predictor still runs with these
-                self.error.emit(f"Could not apply the inference options: {exc}")
-                self.model_changed.emit(self.model_name)
             else:
                 self.error.emit(f"{op.kind} failed: {exc}")
         self._dispatch()
@@ -653,10 +666,6 @@ class SessionController(QObject):
                               "No alternative to this mask among the proposals.")
         elif op.kind == "edit" and not outcome and op.payload[1]:
             self.message.emit(f"{op.payload[1]}: the mask has nothing to change.")
-        elif op.kind == "model":
-            self.model_name = outcome
-            self.model_changed.emit(outcome)
-            self.objects_changed.emit()
         self.session_changed.emit()
         if (previous.proposals is not self.view.proposals
                 or previous.current_proposal != self.view.current_proposal):

@@ -2,23 +2,20 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QMimeData, QSettings, Qt, QTimer
-from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent,
-                           QKeySequence)
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QMenu, QSpinBox
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QProgressDialog, QPushButton, QWidget)
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
 from engine.journal import InProgress
-from engine.inference.taiz import TAIZConfig
 from annotator import __version__
+from annotator.busy_indicator import BusyIndicator
 from annotator.canvas import ImageCanvas
 from annotator.category_editor import CategoryEditor, choose_category
 from annotator.colors import display_color
@@ -27,16 +24,15 @@ from annotator.drop import dropped
 from annotator.jobs import BackgroundJob
 from annotator.mask_tools import MaskTools
 from annotator.model_manager import ModelManagerDialog
+from annotator.model_panel import ModelPanel
 from annotator.panels import ImageListPanel, ObjectsPanel
 from annotator.recent import RecentFoldersMenu, forget_folder, recent_folders, remember_folder
-from annotator.refinement_menu import RefinementMenu
 from annotator.review_panel import ReviewPanel
 from annotator.proposals_strip import ProposalsStrip
 from annotator.shortcuts import ShortcutMap, ShortcutsDialog
 from annotator.theme import ThemeMenu
 from annotator.view_panel import ViewPanel, ViewSettings
 from weights import MODELS
-from weights.registry import engine_unavailable_reason
 
 
 class MainWindow(QMainWindow):
@@ -47,6 +43,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.canvas = ImageCanvas()
         self.setCentralWidget(self.canvas)
+        self.busy_indicator = BusyIndicator(self.canvas)
         self.image_list = ImageListPanel()
         self.objects_panel = ObjectsPanel()
         self._add_dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -54,17 +51,25 @@ class MainWindow(QMainWindow):
         self.proposals_strip = ProposalsStrip()
         self._add_dock("Proposals", self.proposals_strip, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.view_panel = ViewPanel(ViewSettings.saved())
-        self._add_dock("View", self.view_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.taiz_settings = TAIZConfig()  # kept while TAIZ is off, to turn it on again
+        view_dock = self._add_dock("View", self.view_panel,
+                                   Qt.DockWidgetArea.RightDockWidgetArea)
+        self.model_panel = ModelPanel(controller, self._may_leave_image)
+        self.model_dock = self._add_dock("Model", self.model_panel,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(view_dock, self.model_dock)
+        view_dock.raise_()  # used while annotating; the model choices are restored at start
+        # Model > Model Panel hides and shows it: Qt enables that only for closable docks.
+        self.model_dock.setFeatures(self.model_dock.features()
+                                    | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self._build_actions()
         self._build_status_bar()
         self._export_job: BackgroundJob | None = None
         self.model_manager: ModelManagerDialog | None = None
         self._connect()
         self.review_panel = ReviewPanel(self)  # after _connect: its slots run after the window's
-        self._add_dock("Review", self.review_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        view_dock = self.findChild(QDockWidget, "dock-view")
-        self.tabifyDockWidget(view_dock, self.findChild(QDockWidget, "dock-review"))
+        review_dock = self._add_dock("Review", self.review_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.model_dock, review_dock)
         view_dock.raise_()  # the Review tab comes forward when there is something to review
         self.setAcceptDrops(True)
         # A graphics scene accepts every drag it sees: drops are the window's to handle.
@@ -78,13 +83,14 @@ class MainWindow(QMainWindow):
         self.canvas.show_placeholder("Open a folder of images (File > Open Folder…)")
 
     # -- construction -----------------------------------------------------------------------
-    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
+        return dock
 
     def _action(self, text: str, slot, shortcuts=(), icon: str | None = None,
                 tip: str | None = None) -> QAction:
@@ -193,13 +199,13 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
         view_menu.addMenu(ThemeMenu(self))
         model_menu = menus.addMenu("&Model")
-        self._build_model_menu(model_menu)
-        model_menu.addSeparator()
-        self._build_inference_menu(model_menu.addMenu("&Inference Options"))
-        self.refinement_menu = RefinementMenu(
-            self.controller, lambda: not self.controller.has_object_in_progress
-            or self._may_leave_object(), self)
-        model_menu.addMenu(self.refinement_menu)
+        self.model_panel_action = self.model_dock.toggleViewAction()
+        self.model_panel_action.setText("Model &Panel")
+        self.model_manager_action = self._action(
+            "Model &Manager…", self.open_model_manager, icon="fa5s.download",
+            tip="Download, verify or import model checkpoints")
+        model_menu.addAction(self.model_panel_action)
+        model_menu.addAction(self.model_manager_action)
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
@@ -216,36 +222,6 @@ class MainWindow(QMainWindow):
             toolbar.addSeparator()
         self.addToolBar(self.mask_tools.toolbar)
 
-    def _build_model_menu(self, menu) -> None:
-        """One choice per registry entry (those that cannot run say why), then the manager."""
-        group = QActionGroup(self)
-        self.model_actions: dict[str, QAction] = {}
-        for entry in MODELS.values():
-            action = QAction(entry.title, self, checkable=True)
-            action.setObjectName(f"model:{entry.name}")  # its title changes; shortcuts need a name
-            action.setActionGroup(group)
-            action.triggered.connect(lambda _=False, name=entry.name: self.choose_model(name))
-            menu.addAction(action)
-            self.model_actions[entry.name] = action
-        menu.addSeparator()
-        self.model_manager_action = self._action(
-            "Model &Manager…", self.open_model_manager, icon="fa5s.download",
-            tip="Download, verify or import model checkpoints")
-        menu.addAction(self.model_manager_action)
-        menu.setToolTipsVisible(True)
-        self.refresh_model_menu()
-        self.model_actions[self.controller.model_name].setChecked(True)
-
-    def refresh_model_menu(self) -> None:
-        """Enable the models whose checkpoint is on disk and whose engine exists."""
-        for name, action in self.model_actions.items():
-            entry = MODELS[name]
-            reason = "not downloaded" if entry.needs_download else engine_unavailable_reason(entry)
-            action.setEnabled(reason is None)
-            action.setText(entry.title if reason is None else f"{entry.title} — {reason}")
-            action.setToolTip(entry.description if reason is None else
-                              f"{entry.title}: {reason}. See Model > Model Manager…")
-
     @property
     def has_neural_weights(self) -> bool:
         return any(entry.checkpoint and not entry.needs_download for entry in MODELS.values())
@@ -255,7 +231,7 @@ class MainWindow(QMainWindow):
         if self.model_manager is None:
             self.model_manager = ModelManagerDialog(self.controller.model_title, self)
             self.model_manager.weights_changed.connect(self._on_weights_changed)
-            self.model_manager.use_requested.connect(self.choose_model)
+            self.model_manager.use_requested.connect(self.model_panel.choose_model)
         else:
             self.model_manager.set_active_engine(self.controller.model_title)
             self.model_manager.refresh()
@@ -265,58 +241,10 @@ class MainWindow(QMainWindow):
         return self.model_manager
 
     def _on_weights_changed(self) -> None:
-        self.refresh_model_menu()
+        self.model_panel.refresh_models()
         self.get_models_button.setVisible(not self.has_neural_weights)
 
-    def _build_inference_menu(self, menu: QMenu) -> None:
-        """Switches for first-click proposals and TAIZ, and TAIZ's blend schedule."""
-        self.proposals_action = QAction("First-Click &Proposals", self, checkable=True)
-        self.proposals_action.setChecked(self.controller.proposals_enabled)
-        self.proposals_action.setToolTip("After the first click, offer the part, the whole "
-                                         "and the group as alternatives (keys 1-3)")
-        self.proposals_action.toggled.connect(self.controller.set_proposals_enabled)
-        self.taiz_action = QAction("&TAIZ (Target-Aware Zooming)", self, checkable=True)
-        self.taiz_action.setChecked(self.controller.taiz_config is not None)
-        self.taiz_action.setToolTip("From a late click on, blend in a second pass on an image "
-                                    "warped to magnify the object")
-        self.taiz_action.toggled.connect(self.toggle_taiz)
-        self.taiz_schedule_action = QAction("TAIZ &Blend Schedule…", self)
-        self.taiz_schedule_action.triggered.connect(self.choose_taiz_schedule)
-        for action in (self.proposals_action, self.taiz_action, self.taiz_schedule_action):
-            menu.addAction(action)
-        menu.setToolTipsVisible(True)
-
-    def toggle_taiz(self, on: bool) -> None:
-        if (self.controller.taiz_config is not None) == on:
-            return
-        if self.controller.has_object_in_progress and not self._may_leave_object():
-            self.taiz_action.setChecked(not on)
-            return
-        self.controller.set_taiz(self.taiz_settings if on else None)
-        self.statusBar().showMessage(f"TAIZ {'on' if on else 'off'}.", 4000)
-
-    def choose_taiz_schedule(self) -> None:
-        schedule = self.ask_taiz_schedule(self.taiz_settings.blend_start,
-                                          self.taiz_settings.max_clicks)
-        if schedule is None:
-            return
-        settings = replace(self.taiz_settings, blend_start=schedule[0], max_clicks=schedule[1])
-        if self.controller.taiz_config is not None:
-            if self.controller.has_object_in_progress and not self._may_leave_object():
-                return
-            self.controller.set_taiz(settings)
-        self.taiz_settings = settings
-
-    def choose_model(self, name: str) -> None:
-        if name == self.controller.model_name:
-            return
-        if self.controller.has_object_in_progress and not self._may_leave_object():
-            self.model_actions[self.controller.model_name].setChecked(True)
-            return
-        self.controller.set_model(name)
-
     def _on_model_changed(self, name: str) -> None:
-        self.model_actions[name].setChecked(True)
         self.engine_label.setText(f"Engine: {self.controller.model_title}")
         if self.model_manager is not None:
             self.model_manager.set_active_engine(self.controller.model_title)
@@ -348,8 +276,13 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
         # A BRS click takes seconds on a CPU: say what the wait is for.
-        if busy and self.controller.refines:
+        predicting = busy and self.controller.predicting
+        refining = predicting and self.controller.refines
+        if refining:
             self.timing_label.setText(f"refining with {self.controller.options.brs_mode}…")
+        self.busy_indicator.set_busy(
+            busy, f"Refining with {self.controller.options.brs_mode}…" if refining
+            else "Predicting…" if predicting else "Working…")
 
     def _connect(self) -> None:
         c = self.controller
@@ -364,6 +297,7 @@ class MainWindow(QMainWindow):
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
         c.proposals_changed.connect(self._refresh_proposals)
         self.proposals_strip.chosen.connect(c.choose_proposal)
+        self.model_panel.manager_requested.connect(self.open_model_manager)
         self.view_panel.changed.connect(self.apply_view_settings)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.error.connect(self.show_error)
@@ -394,30 +328,6 @@ class MainWindow(QMainWindow):
         box.exec()
         clicked = box.clickedButton()
         return "finish" if clicked is finish else "discard" if clicked is discard else "stay"
-
-    def ask_taiz_schedule(self, start: int, max_clicks: int) -> tuple[int, int] | None:
-        """(blend_start, max_clicks) for TAIZ's λ_t, or None if the user cancelled."""
-        dialog = QDialog(self)
-        dialog.setWindowTitle("TAIZ blend schedule")
-        form = QFormLayout(dialog)
-        form.addRow(QLabel("The zoomed pass's weight is 0 before the first click below, "
-                           "then click / T, reaching 1 at click T."))
-        start_box, max_box = QSpinBox(dialog), QSpinBox(dialog)
-        max_box.setRange(1, 100)
-        max_box.setValue(max_clicks)
-        start_box.setRange(1, max_clicks)
-        start_box.setValue(start)
-        max_box.valueChanged.connect(start_box.setMaximum)
-        form.addRow("First click using TAIZ:", start_box)
-        form.addRow("T (clicks to full weight):", max_box)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return None
-        return start_box.value(), max_box.value()
 
     def ask_restore(self, state: InProgress) -> bool:
         """True if the user wants back the object in progress that a crash interrupted."""

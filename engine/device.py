@@ -12,3 +12,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("CUDA was asked for but PyTorch sees no CUDA device; use 'cpu' or 'auto'")
     return resolved
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the device "cuda" cannot be used on this machine, or None when it can."""
+    if torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None and torch.version.hip is None:  # ROCm answers as "cuda"
+        return "this PyTorch build has no CUDA support"
+    return "PyTorch sees no CUDA device"

@@ -317,7 +317,7 @@ def test_keyboard_stays_with_the_canvas_after_using_the_panels(
     assert window.controller.current_objects()[0].visible  # Space did not untick object 1
 
 
-def test_model_menu_switches_to_a_registered_ritm_model(qtbot, monkeypatch, window: MainWindow,
+def test_model_panel_switches_to_a_registered_ritm_model(qtbot, monkeypatch, window: MainWindow,
                                                         folder: Path, shared_dir: Path,
                                                         open_window) -> None:
     import shutil
@@ -325,13 +325,13 @@ def test_model_menu_switches_to_a_registered_ritm_model(qtbot, monkeypatch, wind
     from weights import MODELS, checkpoint_path
 
     entry = MODELS["ritm-hrnet18s-cocolvis-itm"]
-    assert not window.model_actions[entry.name].isEnabled()  # not downloaded yet
+    assert not window.model_panel.model_item(entry.name).isEnabled()  # not downloaded yet
     shutil.copy(shared_dir / "golden/ritm/ritm_hrnet18s_itermask_synthetic.pth",
                 checkpoint_path(entry))
-    other = open_window(SessionController())  # menus are built from what is on disk
-    assert other.model_actions[entry.name].isEnabled()
+    other = open_window(SessionController())  # the model list is built from what is on disk
+    assert other.model_panel.model_item(entry.name).isEnabled()
     _open(qtbot, other, folder)
-    other.choose_model(entry.name)
+    other.model_panel.choose_model(entry.name)
     _idle(qtbot, other)
     assert other.controller.model_name == entry.name
     assert "RITM" in other.engine_label.text()

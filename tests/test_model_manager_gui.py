@@ -97,10 +97,10 @@ def test_entries_whose_engine_is_missing_are_greyed_with_the_reason(window: Main
     assert "browser" in dialog.download_button.toolTip()
 
 
-def test_download_with_progress_then_the_model_is_in_the_menu(
+def test_download_with_progress_then_the_model_is_in_the_model_panel(
         qtbot, window: MainWindow, served_ritm, errors) -> None:
     dialog = window.open_model_manager()
-    assert not window.model_actions[RITM].isEnabled()
+    assert not window.model_panel.model_item(RITM).isEnabled()
     dialog.select(RITM)
     assert dialog.download_button.isEnabled() and not dialog.verify_button.isEnabled()
     progress: list[tuple[int, int]] = []
@@ -112,7 +112,7 @@ def test_download_with_progress_then_the_model_is_in_the_menu(
     assert progress and progress[-1][0] == progress[-1][1] > 0
     assert _row(dialog, RITM)["Status"] == "verified"
     assert "verified" in dialog.message.text()
-    assert window.model_actions[RITM].isEnabled()
+    assert window.model_panel.model_item(RITM).isEnabled()
     assert not window.get_models_button.isVisible()
     dialog.select(RITM)
     assert dialog.verify_button.isEnabled() and not dialog.download_button.isEnabled()

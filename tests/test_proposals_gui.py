@@ -1,4 +1,5 @@
-"""The proposals strip and the inference options, driven through the real window (offscreen)."""
+"""The proposals strip, and the proposals and TAIZ switches of the Model panel, driven
+through the real window (offscreen)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from engine.inference.taiz import TAIZPredictor
 from annotator.controller import SessionController
@@ -30,10 +31,9 @@ def _nested_image() -> np.ndarray:
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, open_window, tmp_path: Path):
+def window(qtbot, open_window, tmp_path: Path):
     cv2.imwrite(str(tmp_path / "nested.png"), _nested_image()[..., ::-1])
     win = open_window(SessionController())
-    monkeypatch.setattr(win, "ask_taiz_schedule", lambda start, max_clicks: (1, 4))
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
     _idle(qtbot, win)
@@ -56,8 +56,14 @@ def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -
     _idle(qtbot, win)
 
 
+def _tick(qtbot, box) -> None:
+    """Click a check box on its indicator (a click beside its text does nothing)."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(box.height() // 2,
+                                                                box.height() // 2))
+
+
 def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
-    assert not window.proposals_action.isChecked()
+    assert not window.model_panel.proposals_box.isChecked()
     _click(qtbot, window, *CENTER)
     assert window.controller.view.proposals == () and window.proposals_strip.buttons == []
     assert window.proposals_strip.hint.text().startswith("Proposals:")
@@ -65,7 +71,7 @@ def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
 
 def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
                                                                     window: MainWindow) -> None:
-    window.proposals_action.setChecked(True)
+    _tick(qtbot, window.model_panel.proposals_box)
     assert window.controller.proposals_enabled
     _click(qtbot, window, *CENTER)
     view = window.controller.view
@@ -99,20 +105,24 @@ def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
 
 
 def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
-    controller = window.controller
-    window.taiz_action.setChecked(True)
+    controller, panel = window.controller, window.model_panel
+    assert not panel.taiz_start_spin.isEnabled()  # no schedule to set while TAIZ is off
+    _tick(qtbot, panel.taiz_box)
     _idle(qtbot, window)
-    assert controller.taiz_config is not None and controller.taiz_config.blend_start == 10
+    assert controller.options.taiz and controller.options.taiz_config.blend_start == 10
     assert isinstance(controller._predictor, TAIZPredictor)
-    window.choose_taiz_schedule()  # the dialog answers (1, 4)
+    panel.taiz_full_spin.setValue(4)
+    panel.taiz_start_spin.setValue(1)
     _idle(qtbot, window)
-    assert (controller.taiz_config.blend_start, controller.taiz_config.max_clicks) == (1, 4)
-    assert controller._predictor.config.blend_start == 1
+    config = controller.options.taiz_config
+    assert (config.blend_start, config.max_clicks) == (1, 4)
+    assert controller._predictor.config == config
     _click(qtbot, window, *CENTER)
     _click(qtbot, window, CENTER[0] + 30, CENTER[1] + 10)
     assert controller.view.mask is not None and controller.view.mask[CENTER]
-    window.taiz_action.setChecked(False)  # drops the object in progress (answer: discard)
+    # Drops the object in progress (the window's question is answered: discard).
+    _tick(qtbot, panel.taiz_box)
     _idle(qtbot, window)
-    assert controller.taiz_config is None and not isinstance(controller._predictor,
-                                                              TAIZPredictor)
-    assert window.errors == []
+    assert not controller.options.taiz and not isinstance(controller._predictor,
+                                                          TAIZPredictor)
+    assert controller.view.clicks == [] and window.errors == []

@@ -121,3 +121,26 @@ def test_zoom_in_boxes_the_mask_the_user_continues_from(shared_dir: Path, models
     predictor.predict(clicks + [Click(150, 335, True)], chosen)
     rmin, rmax, cmin, cmax = predictor.zoom_in.state.object_roi
     assert rmin <= 20 and rmax >= 299 and cmin <= 30 and cmax >= 459
+
+
+def test_zoom_in_with_the_demos_longest_side_limit_on_a_large_image(shared_dir: Path,
+                                                                    models) -> None:
+    """The GUI's defaults: the first click runs on the image shrunk to 800 px, the next ones
+    on the Zoom-In crop, which LimitLongestSide leaves alone (and must not paste back as if
+    it were the whole image)."""
+    image = cv2.resize(_image(shared_dir, "img_a"), (1000, 600))
+    predictor = RITMPredictor(models["hrnet18s"], zoom_in=ZoomIn(target_size=400),
+                              max_size=800)
+    session = InteractiveSession(predictor, image)
+    first = session.add_click(Click(300, 500, True))
+    assert first.shape == (600, 1000) and predictor.limit.state.object_roi is not None
+    second = session.add_click(Click(320, 560, True))
+    assert second.shape == (600, 1000)
+    assert predictor.zoom_in.state.object_roi is not None  # the crop the network saw
+    assert predictor.limit.state.object_roi is None  # the crop was small enough
+    rmin, rmax, cmin, cmax = predictor.zoom_in.state.object_roi
+    outside = np.ones(second.shape, bool)
+    outside[rmin:rmax + 1, cmin:cmax + 1] = False
+    assert not second[outside].any()  # zero outside the zoom box, as official
+    session.undo()  # back to the first click's state: the limit's box again
+    assert predictor.limit.state.object_roi is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from engine.inference.grabcut import GrabCutPredictor
-from engine.inference.options import InferenceOptions
+from engine.inference.options import InferenceOptions, with_taiz
 from engine.paths import data_dir
 from engine.predictor import Predictor
 
@@ -153,7 +153,7 @@ MODELS: dict[str, ModelEntry] = {
         title="GrabCut (embedded)",
         description="Weights-free default: OpenCV GrabCut seeded by the clicks, on a crop "
                     "around them. Works everywhere, no download.",
-        build=lambda device, options: GrabCutPredictor(),
+        build=lambda device, options: with_taiz(GrabCutPredictor(), options),
     ),
     **{entry.name: entry for entry in (
         _ritm("ritm-hrnet18s-cocolvis-itm", "coco_lvis_h18s_itermask.pth",

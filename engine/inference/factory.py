@@ -9,8 +9,7 @@ import torch
 
 from engine.checkpoints import CheckpointError, CheckpointInfo, build_model, read_checkpoint
 from engine.device import resolve_device
-from engine.inference.options import InferenceOptions
-from engine.inference.taiz import TAIZPredictor
+from engine.inference.options import InferenceOptions, with_taiz
 from engine.predictor import Predictor
 
 PredictorFactory = Callable[[list[CheckpointInfo], torch.device, InferenceOptions], Predictor]
@@ -76,5 +75,4 @@ def load_predictor(path: str | os.PathLike, device: str | torch.device = "auto",
         raise CheckpointError(f"{infos[0].title}: Clickmask has no predictor for "
                               f"{infos[0].family} checkpoints yet")
     options = options or InferenceOptions()
-    predictor = factory(infos, resolve_device(device), options)
-    return TAIZPredictor(predictor, options.taiz_config) if options.taiz else predictor
+    return with_taiz(factory(infos, resolve_device(device), options), options)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.inference.taiz import TAIZConfig
+from engine.inference.taiz import TAIZConfig, TAIZPredictor
+from engine.predictor import Predictor
 
 # Backpropagating refinement modes of RITM and f-BRS models (engine.inference.brs).
 FEATURE_MODES = ("f-BRS-A", "f-BRS-B", "f-BRS-C")
 INPUT_MODES = ("RGB-BRS", "DistMap-BRS")
 BRS_MODES = ("NoBRS", *FEATURE_MODES, *INPUT_MODES)
+# The official demos' LimitLongestSide (--limit-longest-size): a first click on a full-HD
+# image costs 1.8-3.1 GB of memory without it.
+DEMO_MAX_SIZE = 800
 
 
 @dataclass(frozen=True)
 class InferenceOptions:
-    """How a click model runs. The defaults are the official evaluation protocol's.
+    """How a click model runs. The defaults are the official evaluation protocol's;
+    :meth:`demo` gives the official interactive demo's (the GUI's defaults).
 
     Args:
         zoom_in: RITM/f-BRS Zoom-In (the official defaults, see ``ZoomIn``).
@@ -46,3 +51,14 @@ class InferenceOptions:
     focalclick_with_flip: bool = False
     taiz: bool = False
     taiz_config: TAIZConfig = TAIZConfig()
+
+    @classmethod
+    def demo(cls) -> InferenceOptions:
+        """The official RITM demo's settings: Zoom-In on and LimitLongestSide(800)."""
+        return cls(zoom_in=True, max_size=DEMO_MAX_SIZE)
+
+
+def with_taiz(predictor: Predictor, options: InferenceOptions) -> Predictor:
+    """``predictor`` wrapped in TAIZ when ``options`` ask for it. The one place TAIZ is
+    switched on, for every engine (checkpoints and GrabCut) in the GUI and the CLI alike."""
+    return TAIZPredictor(predictor, options.taiz_config) if options.taiz else predictor

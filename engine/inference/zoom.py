@@ -142,6 +142,9 @@ class LimitLongestSide(ZoomIn):
         self._input_shape = tuple(image_nd.shape[2:])
         height, width = self._input_shape
         if max(height, width) <= self.target_size:
+            # Nothing to shrink (a Zoom-In crop, say): the box of an earlier, larger input
+            # must not be pasted back into this one.
+            self.state = replace(self.state, object_roi=None)
             self.image_changed = False
             return image_nd, list(clicks)
         self.state = replace(self.state, object_roi=(0, height - 1, 0, width - 1))
