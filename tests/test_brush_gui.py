@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from engine.annotations import PROJECT_FILE_NAME, Project
+from engine.annotations import Project
 from engine.inference.grabcut import GrabCutPredictor
 from engine.masks import encode_rle, mask_iou
 from annotator.controller import SessionController
@@ -345,7 +345,8 @@ def test_undoing_a_proposal_choice_keeps_the_click_shown(qtbot, open_window,
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
     _idle(qtbot, win)
-    win.proposals_action.setChecked(True)
+    win.model_panel.proposals_box.setChecked(True)
+    assert win.controller.proposals_enabled
     _click(qtbot, win, *center)
     controller = win.controller
     assert len(controller.view.proposals) == 3
