@@ -14,6 +14,7 @@ from engine.inference.grabcut import GrabCutPredictor
 from engine.masks import encode_rle, mask_iou
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
+from gui_actions import press_key, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -41,14 +42,10 @@ def window(qtbot, open_window, tmp_path: Path) -> MainWindow:
     win = open_window(SessionController(), category="ball")
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
     win.strokes = []
     win.canvas.stroked.connect(win.strokes.append)
     return win
-
-
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
 
 
 def _view_pos(win: MainWindow, y: float, x: float):
@@ -58,7 +55,7 @@ def _view_pos(win: MainWindow, y: float, x: float):
 def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
     qtbot.mouseClick(win.canvas.viewport(), LEFT if positive else RIGHT,
                      pos=_view_pos(win, y, x))
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
 
 
 def _drag(qtbot, win: MainWindow, points: list[tuple[float, float]], button=LEFT,
@@ -70,12 +67,7 @@ def _drag(qtbot, win: MainWindow, points: list[tuple[float, float]], button=LEFT
         qtbot.mouseMove(viewport, pos=_view_pos(win, *point))
     qtbot.mouseRelease(viewport, button, pos=_view_pos(win, *points[-1]))
     if wait:
-        _idle(qtbot, win)
-
-
-def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(win.canvas, key, modifier)
-    _idle(qtbot, win)
+        wait_idle(qtbot, win)
 
 
 def _footprints(win: MainWindow) -> np.ndarray:
@@ -94,7 +86,7 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
     clicked = controller.view.mask.copy()
     assert mask_iou(clicked, disk) > 0.9
 
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     assert window.canvas.tool == "brush" and window.mask_tools.tool_actions["brush"].isChecked()
     _drag(qtbot, window, [(130, 20), (130, 60), (130, 100)])
     (stroke,) = window.strokes
@@ -109,15 +101,15 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
     assert window.strokes[1].erase and not erased[DISK_CENTER]
     assert controller.view.step_clicks == ((controller.view.clicks[0],), (), ())
 
-    _key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
     np.testing.assert_array_equal(controller.view.mask, painted)
-    _key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
     np.testing.assert_array_equal(controller.view.mask, clicked)
     assert len(controller.view.clicks) == 1
-    _key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
     assert controller.view.clicks == [] and controller.view.mask is None
     for _ in range(3):
-        _key(qtbot, window, Qt.Key.Key_Y, CTRL)
+        press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
     np.testing.assert_array_equal(controller.view.mask, erased)
 
     # The next click continues from the edited mask.
@@ -125,7 +117,7 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
     predict = GrabCutPredictor.predict
     monkeypatch.setattr(GrabCutPredictor, "predict",
                         lambda self, clicks, prev: seen.append(prev) or predict(self, clicks, prev))
-    _key(qtbot, window, Qt.Key.Key_V)
+    press_key(qtbot, window, Qt.Key.Key_V)
     assert window.canvas.tool == "click"
     _click(qtbot, window, 150, 190, positive=False)
     np.testing.assert_array_equal(seen[0], erased.astype(np.float32))
@@ -135,13 +127,13 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
 def test_painting_a_new_object_from_nothing_and_finishing_it(qtbot, window: MainWindow) -> None:
     controller = window.controller
     assert not controller.has_object_in_progress
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(120, 120), (125, 140), (140, 160)])
     assert controller.has_object_in_progress and controller.view.clicks == []
     painted = _footprints(window)
     assert painted[120, 120] and painted[140, 160] and painted.sum() > 100
     np.testing.assert_array_equal(controller.view.mask, painted)
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     (obj,) = controller.current_objects()
     np.testing.assert_array_equal(obj.mask, painted)
     assert obj.clicks == [] and controller.category_name(obj) == "ball"
@@ -153,7 +145,7 @@ def test_erasing_everything_leaves_an_empty_mask_that_cannot_be_finished(
         qtbot, window: MainWindow) -> None:
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier)
+    press_key(qtbot, window, Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier)
     assert window.canvas.tool == "eraser"
     for _ in range(12):
         qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
@@ -164,10 +156,10 @@ def test_erasing_everything_leaves_an_empty_mask_that_cannot_be_finished(
     assert window.strokes[-1].erase
     assert controller.view.mask is not None and not controller.view.mask.any()
     assert controller.has_object_in_progress
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     assert controller.current_objects() == []
     assert window.statusBar().currentMessage() == "The mask is empty: nothing to finish."
-    _key(qtbot, window, Qt.Key.Key_Z, CTRL)  # the disk is back
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)  # the disk is back
     assert controller.view.mask[DISK_CENTER]
 
 
@@ -180,7 +172,7 @@ def test_brush_size_keys_and_cursor(qtbot, window: MainWindow) -> None:
         qtbot.keyClick(canvas, Qt.Key.Key_BracketLeft)
     assert canvas.brush_radius == 1
     window.mask_tools.radius_box.setValue(10)  # the toolbar's size box
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     qtbot.mouseMove(canvas.viewport(), pos=_view_pos(window, 50, 50))
     outline = canvas.brush_outline
     assert outline.center() == QPointF(50.5, 50.5)
@@ -188,13 +180,13 @@ def test_brush_size_keys_and_cursor(qtbot, window: MainWindow) -> None:
     qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)
     assert canvas.brush_outline.width() == pytest.approx(2 * 12 + 1)  # round(10 * 1.25)
     assert canvas.brush_outline.center() == QPointF(50.5, 50.5)
-    _key(qtbot, window, Qt.Key.Key_V)
+    press_key(qtbot, window, Qt.Key.Key_V)
     assert canvas.brush_outline is None
 
 
 def test_a_stroke_is_previewed_until_the_worker_applied_it(qtbot, window: MainWindow) -> None:
     canvas = window.canvas
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     viewport = canvas.viewport()
     qtbot.mousePress(viewport, LEFT, pos=_view_pos(window, 100, 100))
     qtbot.mouseMove(viewport, pos=_view_pos(window, 100, 130))
@@ -202,7 +194,7 @@ def test_a_stroke_is_previewed_until_the_worker_applied_it(qtbot, window: MainWi
     assert window.controller.view.mask is None  # nothing sent yet
     qtbot.mouseRelease(viewport, LEFT, pos=_view_pos(window, 100, 130))
     assert canvas.stroke_previews == 1 and window.controller.busy
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert canvas.stroke_previews == 0
     assert window.controller.view.mask[100, 115]
 
@@ -210,16 +202,16 @@ def test_a_stroke_is_previewed_until_the_worker_applied_it(qtbot, window: MainWi
 def test_correcting_an_imported_object_with_the_brush(qtbot, window: MainWindow) -> None:
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     (obj,) = controller.current_objects()
     original = obj.mask
     window.objects_panel.select(obj.id)
-    _key(qtbot, window, Qt.Key.Key_E)  # correct it
+    press_key(qtbot, window, Qt.Key.Key_E)  # correct it
     assert controller.editing_object_id == obj.id
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(DISK_CENTER[0], 20), (DISK_CENTER[0], 40)], button=RIGHT)
     _drag(qtbot, window, [(140, 150)])  # a dot
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     (corrected,) = controller.current_objects()
     expected = window.strokes[1].apply(window.strokes[0].apply(original))
     assert corrected.id == obj.id and corrected.source == "corrected"
@@ -231,25 +223,25 @@ def test_cleanups_of_the_object_in_progress_are_steps(qtbot, window: MainWindow)
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
     clicked = controller.view.mask.copy()
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(140, 170)])  # a separate blob
     _drag(qtbot, window, [DISK_CENTER], button=RIGHT)  # a hole in the disk
     edited = controller.view.mask.copy()
     assert edited[140, 170] and not edited[DISK_CENTER]
 
     window.mask_tools.keep_largest_action.trigger()
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert not controller.view.mask[140, 170] and not controller.view.mask[DISK_CENTER]
     window.mask_tools.fill_holes_action.trigger()
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     np.testing.assert_array_equal(controller.view.mask, clicked)
     window.mask_tools.fill_holes_action.trigger()  # no hole left: no step
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert window.statusBar().currentMessage() == "Fill holes: the mask has nothing to change."
     assert len(controller.view.step_clicks) == 5
 
-    _key(qtbot, window, Qt.Key.Key_Z, CTRL)
-    _key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
     np.testing.assert_array_equal(controller.view.mask, edited)
     assert len(controller.view.clicks) == 1 and window.errors == []
 
@@ -258,10 +250,10 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
                                                          monkeypatch) -> None:
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(140, 170)])
     _drag(qtbot, window, [DISK_CENTER], button=RIGHT)
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     (obj,) = controller.current_objects()
     finished = obj.mask
     assert finished[140, 170] and not finished[DISK_CENTER]
@@ -298,11 +290,11 @@ def test_undoing_a_stroke_or_a_proposal_choice_keeps_the_clicks_shown(
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
     clicks = list(controller.view.clicks)
-    _key(qtbot, window, Qt.Key.Key_B)
+    press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(140, 170)], wait=False)
     controller.undo()  # before the worker answered: the stroke's step has no click
     assert controller.busy and controller.displayed_clicks == clicks
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.displayed_clicks == clicks == controller.view.clicks
     controller.redo()
     controller.undo()
@@ -311,7 +303,7 @@ def test_undoing_a_stroke_or_a_proposal_choice_keeps_the_clicks_shown(
     assert not controller.has_object_in_progress
     controller.redo()
     assert controller.displayed_clicks == clicks
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.view.clicks == clicks
 
 
@@ -325,7 +317,7 @@ def test_queued_clicks_undone_together_are_shown_as_the_worker_will(qtbot,
     shown = controller.displayed_clicks
     assert [(c.y, c.x) for c in shown] == [(60, 80)]
     assert window.canvas.marker_positions == [(60, 80, True)]
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.view.clicks == shown
 
 
@@ -344,20 +336,20 @@ def test_undoing_a_proposal_choice_keeps_the_click_shown(qtbot, open_window,
     win = open_window(SessionController())
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
     win.model_panel.proposals_box.setChecked(True)
     assert win.controller.proposals_enabled
     _click(qtbot, win, *center)
     controller = win.controller
     assert len(controller.view.proposals) == 3
     chosen = 2 if controller.view.current_proposal != 2 else 1
-    _key(qtbot, win, getattr(Qt.Key, f"Key_{chosen + 1}"))
+    press_key(qtbot, win, getattr(Qt.Key, f"Key_{chosen + 1}"))
     assert controller.view.current_proposal == chosen
 
     controller.undo()  # the worker has not answered yet: the click must stay shown
     assert controller.busy
     assert controller.displayed_clicks == controller.view.clicks
     assert win.canvas.marker_positions == [(*center, True)]
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
     assert controller.view.current_proposal != chosen and len(controller.view.clicks) == 1
     assert win.canvas.marker_positions == [(*center, True)]

@@ -15,6 +15,7 @@ from engine.masks import mask_iou
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from weights import registry
+from gui_actions import click_image, open_folder, press_key, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -46,51 +47,28 @@ def window(open_window):
     return open_window(SessionController(), category="ball")
 
 
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
-
-
-def _open(qtbot, win: MainWindow, folder: Path) -> None:
-    assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
-
-
-def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
-    canvas = win.canvas
-    pos = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
-    qtbot.mouseClick(canvas.viewport(), button, pos=pos)
-    _idle(qtbot, win)
-
-
-def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(win.canvas, key, modifier)
-    _idle(qtbot, win)
-
-
 def test_click_undo_redo_finish_next(qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     controller = window.controller
     assert controller.files == ["a.png", "b.png", "broken.png"]
     _, disk = _disk_image()
 
-    _click(qtbot, window, *DISK_CENTER)
+    click_image(qtbot, window, *DISK_CENTER)
     assert mask_iou(controller.view.mask, disk) > 0.9
     assert window.canvas.marker_positions == [(*DISK_CENTER, True)]
-    _click(qtbot, window, 5, 5, positive=False)
+    click_image(qtbot, window, 5, 5, positive=False)
     assert [m[2] for m in window.canvas.marker_positions] == [True, False]
 
-    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press_key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(controller.view.clicks) == 1
-    _key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    press_key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert len(controller.view.clicks) == 2
-    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    _key(qtbot, window, Qt.Key.Key_Z,
+    press_key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    press_key(qtbot, window, Qt.Key.Key_Z,
          Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert len(controller.view.clicks) == 2
 
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     objects = controller.current_objects()
     assert len(objects) == 1 and controller.category_name(objects[0]) == "ball"
     assert mask_iou(objects[0].mask, disk) > 0.9
@@ -100,28 +78,28 @@ def test_click_undo_redo_finish_next(qtbot, window: MainWindow, folder: Path) ->
     saved = Project.load(folder / PROJECT_FILE_NAME)
     assert len(saved.images["a.png"].objects) == 1
 
-    _key(qtbot, window, Qt.Key.Key_D)
+    press_key(qtbot, window, Qt.Key.Key_D)
     qtbot.waitUntil(lambda: controller.current_file == "b.png" and controller.image is not None)
     assert window.objects_panel.tree.topLevelItemCount() == 0
-    _key(qtbot, window, Qt.Key.Key_A)
+    press_key(qtbot, window, Qt.Key.Key_A)
     qtbot.waitUntil(lambda: controller.current_file == "a.png" and controller.image is not None)
     assert window.objects_panel.tree.topLevelItemCount() == 1
 
 
 def test_space_finishes_and_escape_resets(qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
-    _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_Escape)
+    open_folder(qtbot, window, folder)
+    click_image(qtbot, window, *DISK_CENTER)
+    press_key(qtbot, window, Qt.Key.Key_Escape)
     assert window.controller.view.clicks == [] and window.controller.view.mask is None
-    _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_Space)
+    click_image(qtbot, window, *DISK_CENTER)
+    press_key(qtbot, window, Qt.Key.Key_Space)
     assert len(window.controller.current_objects()) == 1
 
 
 def test_unreadable_image_is_marked_not_fatal(qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
-    _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_Return)
+    open_folder(qtbot, window, folder)
+    click_image(qtbot, window, *DISK_CENTER)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     window.go_to(2)
     qtbot.waitUntil(lambda: "broken.png" in window.controller.unreadable)
     item = window.image_list.item(2)
@@ -133,11 +111,11 @@ def test_unreadable_image_is_marked_not_fatal(qtbot, window: MainWindow, folder:
 
 
 def test_reopening_the_folder_restores_objects(qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
-    _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_Return)
+    open_folder(qtbot, window, folder)
+    click_image(qtbot, window, *DISK_CENTER)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     window.controller.rename_object(window.controller.current_objects()[0].id, "orange")
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     objects = window.controller.current_objects()
     assert len(objects) == 1 and window.controller.category_name(objects[0]) == "orange"
 
@@ -160,7 +138,7 @@ def test_import_correct_and_export(qtbot, window: MainWindow, folder: Path) -> N
     _, disk = _disk_image()
     coco_path = folder.parent / f"{folder.name}-predictions.json"
     _write_coco(coco_path, disk)
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     controller = window.controller
     window.import_coco(coco_path)
     objects = controller.current_objects()
@@ -168,12 +146,12 @@ def test_import_correct_and_export(qtbot, window: MainWindow, folder: Path) -> N
     assert objects[0].mask[135, 170]  # the wrong blob came in with the instance
 
     window.objects_panel.select(501)
-    _key(qtbot, window, Qt.Key.Key_E)
+    press_key(qtbot, window, Qt.Key.Key_E)
     assert controller.editing_object_id == 501
     assert controller.view.mask is not None and controller.view.mask[135, 170]
-    _click(qtbot, window, 135, 170, positive=False)
+    click_image(qtbot, window, 135, 170, positive=False)
     assert not controller.view.mask[135, 170]
-    _key(qtbot, window, Qt.Key.Key_Return)
+    press_key(qtbot, window, Qt.Key.Key_Return)
 
     objects = controller.current_objects()
     assert [(o.id, o.source, controller.category_name(o)) for o in objects] == [
@@ -194,7 +172,7 @@ def test_import_correct_and_export(qtbot, window: MainWindow, folder: Path) -> N
 
 
 def test_malformed_coco_shows_an_error(qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     bad = folder.parent / "bad.json"
     bad.write_text("{\"images\": [1, 2")
     window.import_coco(bad)
@@ -279,7 +257,7 @@ def _wheel(canvas, pos, notches: int) -> None:
 
 
 def test_zoom_about_cursor_pan_and_fit(qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     canvas = window.canvas
     fitted = canvas.zoom_factor()
     cursor = canvas.mapFromScene(QPointF(*DISK_CENTER[::-1]))
@@ -297,22 +275,22 @@ def test_zoom_about_cursor_pan_and_fit(qtbot, window: MainWindow, folder: Path) 
     assert canvas.horizontalScrollBar().value() == scroll - 40
     assert window.controller.view.clicks == []  # panning is not clicking
 
-    _key(qtbot, window, Qt.Key.Key_F)
+    press_key(qtbot, window, Qt.Key.Key_F)
     assert abs(canvas.zoom_factor() - fitted) < 1e-6
 
 
 def test_keyboard_stays_with_the_canvas_after_using_the_panels(
         qtbot, window: MainWindow, folder: Path) -> None:
-    _open(qtbot, window, folder)
-    _click(qtbot, window, *DISK_CENTER)
-    _key(qtbot, window, Qt.Key.Key_Return)
+    open_folder(qtbot, window, folder)
+    click_image(qtbot, window, *DISK_CENTER)
+    press_key(qtbot, window, Qt.Key.Key_Return)
     tree = window.objects_panel.tree
     qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
                      pos=tree.visualItemRect(tree.topLevelItem(0)).center())
     assert window.objects_panel.selected_id() is not None
     assert not tree.hasFocus()
-    _click(qtbot, window, 5, 5)
-    _key(qtbot, window, Qt.Key.Key_Space)
+    click_image(qtbot, window, 5, 5)
+    press_key(qtbot, window, Qt.Key.Key_Space)
     assert len(window.controller.current_objects()) == 2
     assert window.controller.current_objects()[0].visible  # Space did not untick object 1
 
@@ -330,11 +308,11 @@ def test_model_panel_switches_to_a_registered_ritm_model(qtbot, monkeypatch, win
                 checkpoint_path(entry))
     other = open_window(SessionController())  # the model list is built from what is on disk
     assert other.model_panel.model_item(entry.name).isEnabled()
-    _open(qtbot, other, folder)
+    open_folder(qtbot, other, folder)
     other.model_panel.choose_model(entry.name)
-    _idle(qtbot, other)
+    wait_idle(qtbot, other)
     assert other.controller.model_name == entry.name
     assert "RITM" in other.engine_label.text()
-    _click(qtbot, other, *DISK_CENTER)
+    click_image(qtbot, other, *DISK_CENTER)
     assert other.controller.view.mask is not None
     assert window.errors == [] and other.errors == []

@@ -6,13 +6,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.clicks import Click
 from engine.journal import InProgress, journal_path
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
+from gui_actions import click_image, open_folder, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -44,23 +45,6 @@ def make_window(monkeypatch, open_window):
     return make
 
 
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
-
-
-def _open(qtbot, win: MainWindow, folder: Path) -> None:
-    assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
-
-
-def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
-    pos = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
-    qtbot.mouseClick(win.canvas.viewport(), button, pos=pos)
-    _idle(qtbot, win)
-
-
 def _crash(win: MainWindow) -> None:
     """Stop the window as a killed process would: no save, no question, files as written."""
     controller = win.controller
@@ -71,57 +55,57 @@ def _crash(win: MainWindow) -> None:
 
 def test_clicks_in_progress_are_offered_back_and_restored(qtbot, make_window, folder):
     first = make_window()
-    _open(qtbot, first, folder)
+    open_folder(qtbot, first, folder)
     first.controller.go_to(1)
     qtbot.waitUntil(lambda: first.controller.image is not None, timeout=10000)
-    _click(qtbot, first, *CENTER)
-    _click(qtbot, first, 5, 5, positive=False)
+    click_image(qtbot, first, *CENTER)
+    click_image(qtbot, first, 5, 5, positive=False)
     shown = first.controller.view.mask.copy()
     _crash(first)
 
     second = make_window(restore=True)
-    _open(qtbot, second, folder)
+    open_folder(qtbot, second, folder)
     assert second.asked == [InProgress("b.png", [Click(*CENTER, True), Click(5, 5, False)])]
     qtbot.waitUntil(lambda: second.controller.current_file == "b.png"
                     and second.controller.view.clicks == second.asked[0].clicks, timeout=10000)
-    _idle(qtbot, second)
+    wait_idle(qtbot, second)
     assert np.array_equal(second.controller.view.mask, shown)
     assert [m[2] for m in second.canvas.marker_positions] == [True, False]
     # Restored work is journaled again: finishing it stores the object.
     qtbot.keyClick(second.canvas, Qt.Key.Key_Return)
-    _idle(qtbot, second)
+    wait_idle(qtbot, second)
     assert len(Project.load(folder / PROJECT_FILE_NAME).images["b.png"].objects) == 1
     assert second.errors == first.errors == []
 
 
 def test_a_declined_restore_is_not_offered_again(qtbot, make_window, folder):
     first = make_window()
-    _open(qtbot, first, folder)
-    _click(qtbot, first, *CENTER)
+    open_folder(qtbot, first, folder)
+    click_image(qtbot, first, *CENTER)
     _crash(first)
 
     second = make_window(restore=False)
-    _open(qtbot, second, folder)
+    open_folder(qtbot, second, folder)
     assert len(second.asked) == 1 and second.controller.view.clicks == []
     _crash(second)
     third = make_window()
-    _open(qtbot, third, folder)
+    open_folder(qtbot, third, folder)
     assert third.asked == []
 
 
 def test_an_object_whose_save_failed_is_restored_on_reopening(qtbot, make_window, folder,
                                                                monkeypatch):
     first = make_window()
-    _open(qtbot, first, folder)
+    open_folder(qtbot, first, folder)
 
     def full_disk(self):
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
         patch.setattr(Project, "save", full_disk)
-        _click(qtbot, first, *CENTER)
+        click_image(qtbot, first, *CENTER)
         qtbot.keyClick(first.canvas, Qt.Key.Key_Return)
-        _idle(qtbot, first)
+        wait_idle(qtbot, first)
     assert len(first.controller.current_objects()) == 1
     assert any("Could not save" in error for error in first.errors)
     assert not (folder / PROJECT_FILE_NAME).exists()
@@ -130,7 +114,7 @@ def test_an_object_whose_save_failed_is_restored_on_reopening(qtbot, make_window
     second = make_window()
     messages: list[str] = []
     second.controller.message.connect(messages.append)
-    _open(qtbot, second, folder)
+    open_folder(qtbot, second, folder)
     objects = second.controller.current_objects()
     assert len(objects) == 1 and second.controller.category_name(objects[0]) == "disk"
     assert np.array_equal(objects[0].mask, first.controller.current_objects()[0].mask)
@@ -141,8 +125,8 @@ def test_an_object_whose_save_failed_is_restored_on_reopening(qtbot, make_window
 
 def test_save_as_moves_the_journal_beside_the_new_file(qtbot, make_window, folder, tmp_path):
     win = make_window()
-    _open(qtbot, win, folder)
-    _click(qtbot, win, *CENTER)
+    open_folder(qtbot, win, folder)
+    click_image(qtbot, win, *CENTER)
     old = journal_path(win.controller.project.path)
     assert old.exists()
     new_path = tmp_path / "elsewhere" / "project.json"
@@ -157,7 +141,7 @@ def test_save_as_moves_the_journal_beside_the_new_file(qtbot, make_window, folde
 def _open_with_project(qtbot, win: MainWindow, folder: Path, project: Path) -> None:
     assert win.open_folder(folder, project)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
 
 
 def test_a_journal_that_cannot_be_replayed_is_set_aside(qtbot, make_window, folder):
@@ -165,7 +149,7 @@ def test_a_journal_that_cannot_be_replayed_is_set_aside(qtbot, make_window, fold
     journal.write_text('{"format": "clickmask-journal", "version": 1, "project": "/elsewhere"}\n'
                        '{"t": "progress", "file": "a.png", "clicks": [[1, 2, true]]}\n')
     win = make_window()
-    _open(qtbot, win, folder)
+    open_folder(qtbot, win, folder)
     assert win.asked == []
     assert len(win.errors) == 1 and "belongs to the project '/elsewhere'" in win.errors[0]
     kept = list(folder.glob(journal.name + ".unreadable-*"))
@@ -176,11 +160,11 @@ def test_a_journal_that_cannot_be_replayed_is_set_aside(qtbot, make_window, fold
 def test_a_delete_rename_and_hide_killed_before_their_save_are_replayed(qtbot, make_window,
                                                                         folder, monkeypatch):
     first = make_window()
-    _open(qtbot, first, folder)
+    open_folder(qtbot, first, folder)
     for y, x in (CENTER, (140, 20)):
-        _click(qtbot, first, y, x)
+        click_image(qtbot, first, y, x)
         qtbot.keyClick(first.canvas, Qt.Key.Key_Return)
-        _idle(qtbot, first)
+        wait_idle(qtbot, first)
     kept, deleted = (obj.id for obj in first.controller.current_objects())
     with monkeypatch.context() as patch:
         patch.setattr(Project, "save", lambda self: None)  # killed before each save
@@ -191,7 +175,7 @@ def test_a_delete_rename_and_hide_killed_before_their_save_are_replayed(qtbot, m
     _crash(first)
 
     second = make_window()
-    _open(qtbot, second, folder)
+    open_folder(qtbot, second, folder)
     [obj] = second.controller.current_objects()
     assert (obj.id, second.controller.category_name(obj), obj.visible) == (kept, "moon", False)
     assert second.asked == [] and second.errors == first.errors == []

@@ -19,6 +19,7 @@ from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from annotator.model_settings import ModelSettings
 from weights import registry
+from gui_actions import open_folder, wait_idle
 
 pytestmark = pytest.mark.gui
 RITM = "ritm-hrnet18s-cocolvis-itm"
@@ -39,14 +40,8 @@ def ritm_installed(shared_dir: Path) -> None:
                 registry.checkpoint_path(registry.MODELS[RITM]))
 
 
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=120000)
-
-
 def _open(qtbot, win: MainWindow, folder: Path) -> MainWindow:
-    assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=60000)
-    _idle(qtbot, win)
+    open_folder(qtbot, win, folder)
     return win
 
 
@@ -61,7 +56,7 @@ def _pick(combo, data, role=Qt.ItemDataRole.UserRole) -> None:
 def _choose_model(qtbot, win: MainWindow, name: str) -> None:
     _pick(win.model_panel.model_combo, name)
     qtbot.waitUntil(lambda: win.controller.model_name == name, timeout=60000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
 
 
 def _tick(qtbot, box) -> None:
@@ -136,14 +131,14 @@ def test_switching_between_a_neural_model_and_grabcut(qtbot, open_window, folder
     assert not panel.net_clicks_spin.isEnabled()  # NoBRS: every click reaches the network
     assert panel.net_clicks_spin.text() == "all"
     controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.view.mask is not None and controller.view.mask.any()
     assert ModelSettings.saved()[0].model == RITM
 
     _choose_model(qtbot, window, "grabcut")  # drops the object (answer: discard)
     assert controller.view.clicks == [] and not panel.brs_combo.isEnabled()
     controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.view.mask is not None and window.errors == []
 
 
@@ -152,14 +147,14 @@ def test_device_choice(qtbot, open_window, folder, ritm_installed) -> None:
     panel, controller = window.model_panel, window.controller
     assert panel.device_combo.currentData() == "auto"
     _pick(panel.device_combo, "cpu")
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.device == "cpu" and ModelSettings.saved()[0].device == "cpu"
     controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.view.mask is not None and window.errors == []
     if cuda_unavailable_reason() is not None:  # asked for anyway (the command line can)
         controller.set_device("cuda")
-        _idle(qtbot, window)
+        wait_idle(qtbot, window)
         assert controller.device == "cpu" and panel.device_combo.currentData() == "cpu"
         assert len(window.errors) == 1 and "Still on cpu" in window.errors[0]
 
@@ -180,7 +175,7 @@ def test_options_are_saved_and_restored_in_a_new_window(qtbot, open_window, fold
     panel.taiz_full_spin.setValue(4)
     panel.taiz_start_spin.setValue(2)
     _tick(qtbot, panel.proposals_box)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     options = window.controller.options
     assert (options.zoom_target_size, options.max_size, options.brs_mode,
             options.net_clicks_limit, options.lbfgs_max_evals, options.taiz,
@@ -234,17 +229,17 @@ def test_options_apply_from_the_next_object(qtbot, monkeypatch, open_window, fol
     window = _open(qtbot, open_window(SessionController(model=RITM, device="cpu")), folder)
     panel, controller = window.model_panel, window.controller
     controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
 
     monkeypatch.setattr(window, "ask_leave_object", lambda: "stay")
     _pick(panel.brs_combo, "f-BRS-B")
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.options.brs_mode == "NoBRS" and panel.brs_combo.currentText() == "NoBRS"
     assert len(controller.view.clicks) == 1  # the object in progress is kept
 
     monkeypatch.setattr(window, "ask_leave_object", lambda: "finish")
     _pick(panel.brs_combo, "f-BRS-B")
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert len(controller.current_objects()) == 1  # finished with the old options
     assert controller.options.brs_mode == "f-BRS-B" and controller.view.clicks == []
     assert isinstance(controller._predictor, FeatureBRSPredictor)
@@ -253,17 +248,17 @@ def test_options_apply_from_the_next_object(qtbot, monkeypatch, open_window, fol
 
     controller.add_click(*OBJECT, True)
     assert window.timing_label.text() == "refining with f-BRS-B…"  # what the wait is for
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     monkeypatch.setattr(window, "ask_leave_object", lambda: "discard")
     panel.lbfgs_spin.setValue(5)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.options.lbfgs_max_evals == 5 and controller.view.clicks == []
     assert len(controller.current_objects()) == 1 and window.errors == []
 
     # Without an object in progress nothing is asked.
     monkeypatch.setattr(window, "ask_leave_object", lambda: pytest.fail("asked"))
     panel.net_clicks_spin.setValue(3)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.options.net_clicks_limit == 3
 
 
@@ -273,12 +268,12 @@ def test_brs_refines_the_next_clicks(qtbot, open_window, folder, ritm_installed)
     _pick(panel.brs_combo, "f-BRS-B")
     panel.net_clicks_spin.setValue(1)  # the second click acts through the refinement only
     panel.lbfgs_spin.setValue(3)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert ModelSettings.saved()[0].options == controller.options
     controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     controller.add_click(150, 335, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert len(controller.view.clicks) == 2 and controller.view.mask.any()
     assert window.errors == []
 
@@ -288,17 +283,17 @@ def test_taiz_is_switched_on_by_the_options_alone(qtbot, open_window, folder,
     window = _open(qtbot, open_window(SessionController(model=RITM, device="cpu")), folder)
     panel, controller = window.model_panel, window.controller
     _tick(qtbot, panel.taiz_box)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.options.taiz
     assert controller._predictor.name == "ritm+taiz"  # wrapped once
     _pick(panel.brs_combo, "f-BRS-C", Qt.ItemDataRole.UserRole)  # rebuilt: still once
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert isinstance(controller._predictor, TAIZPredictor)
     assert isinstance(controller._predictor.predictor, FeatureBRSPredictor)
     _choose_model(qtbot, window, "grabcut")  # TAIZ wraps every engine
     assert controller._predictor.name == "grabcut+taiz"
     _tick(qtbot, panel.taiz_box)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert not isinstance(controller._predictor, TAIZPredictor) and window.errors == []
 
 
@@ -306,7 +301,7 @@ def test_proposals_switch_is_saved_and_drops_nothing(qtbot, open_window, folder)
     window = _open(qtbot, open_window(SessionController()), folder)
     panel, controller = window.model_panel, window.controller
     controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     _tick(qtbot, panel.proposals_box)
     assert controller.proposals_enabled and ModelSettings.saved()[0].proposals
     assert len(controller.view.clicks) == 1  # applies from the next first click
@@ -339,5 +334,5 @@ def test_fields_that_do_not_apply_to_focalclick_say_why(qtbot, open_window, fold
     assert not panel.brs_combo.isEnabled() and "no BRS" in panel.brs_combo.toolTip()
     assert panel.taiz_box.isEnabled() and panel.device_combo.isEnabled()
     window.controller.add_click(*OBJECT, True)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert window.controller.view.mask is not None and window.errors == []

@@ -24,6 +24,7 @@ from annotator.main_window import MainWindow
 from annotator.recent import MAX_RECENT, recent_folders, remember_folder
 from annotator.shortcuts import keys_text, window_actions
 from annotator.theme import apply_theme
+from gui_actions import open_folder, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -58,30 +59,20 @@ def window(open_window) -> MainWindow:
     return open_window(SessionController(), category="ball")
 
 
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
-
-
-def _open(qtbot, win: MainWindow, folder: Path) -> None:
-    assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
-
-
 def _add_object(qtbot, win: MainWindow) -> None:
     canvas = win.canvas
     pos = canvas.mapFromScene(QPointF(CENTER[1] + 0.5, CENTER[0] + 0.5))
     qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
     assert win.finish_object()
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
 
 
 def _go(qtbot, win: MainWindow, index: int) -> None:
     win.go_to(index)
     qtbot.waitUntil(lambda: win.controller.image is not None
                     and win.controller.current_index == index, timeout=10000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
 
 
 def _layers(win: MainWindow, monkeypatch) -> list:
@@ -105,7 +96,7 @@ def _editor(win: MainWindow, monkeypatch, answers: dict) -> CategoryEditor:
 # -- categories ---------------------------------------------------------------------------
 def test_category_editor_add_rename_recolour_renumber_delete(qtbot, window, folder,
                                                              monkeypatch) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     layers = _layers(window, monkeypatch)
     answers = {"ask_name": "tree", "ask_color": (10, 200, 30), "ask_id": 9}
@@ -152,7 +143,7 @@ def test_category_editor_add_rename_recolour_renumber_delete(qtbot, window, fold
 
 
 def test_objects_coloured_by_category_or_by_object(qtbot, window, folder, monkeypatch) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     layers = _layers(window, monkeypatch)
     obj = window.controller.current_objects()[0]
@@ -165,7 +156,7 @@ def test_objects_coloured_by_category_or_by_object(qtbot, window, folder, monkey
 
 
 def test_the_category_chooser_shows_colours_last_used_first(qtbot, window, folder) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     window.controller.add_category("cat", (200, 0, 0))
     window.controller.add_category("dog", (0, 0, 200))
     seen = {}
@@ -189,7 +180,7 @@ def test_the_category_chooser_shows_colours_last_used_first(qtbot, window, folde
 
 
 def test_new_category_gets_a_palette_colour(qtbot, window, folder) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     assert window.controller.project.categories[0].color == palette_color(1)
 
@@ -197,7 +188,7 @@ def test_new_category_gets_a_palette_colour(qtbot, window, folder) -> None:
 # -- visibility -------------------------------------------------------------------------------
 def test_hide_all_and_show_all_last_across_image_switches(qtbot, window, folder,
                                                           monkeypatch) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     _add_object(qtbot, window)
     layers = _layers(window, monkeypatch)
@@ -219,7 +210,7 @@ def test_hide_all_and_show_all_last_across_image_switches(qtbot, window, folder,
 # -- the image list ---------------------------------------------------------------------------
 def test_image_list_shows_counts_and_keeps_names_clear_of_icons(qtbot, window,
                                                                 folder) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     _add_object(qtbot, window)
     window.go_to(2)
@@ -325,7 +316,7 @@ def test_editing_a_shortcut_conflicts_and_persistence(qtbot, open_window, monkey
 
 
 def test_a_changed_shortcut_works_from_the_keyboard(qtbot, window, folder, monkeypatch) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     sheet = _sheet(window, monkeypatch)
     sheet.select(window.next_action)
     sheet.editor.setKeySequence(QKeySequence("J"))
@@ -335,14 +326,14 @@ def test_a_changed_shortcut_works_from_the_keyboard(qtbot, window, folder, monke
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_J)
     qtbot.waitUntil(lambda: window.controller.current_file == "b.png")
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
 
 
 # -- recent folders -----------------------------------------------------------------------------
 def test_recent_folders_are_saved_and_missing_ones_said(qtbot, window, tmp_path) -> None:
     first, second = _folder(tmp_path / "first"), _folder(tmp_path / "second")
-    _open(qtbot, window, first)
-    _open(qtbot, window, second)
+    open_folder(qtbot, window, first)
+    open_folder(qtbot, window, second)
     assert recent_folders() == [second.resolve(), first.resolve()]
     window.recent_menu.rebuild()
     texts = [a.text() for a in window.recent_menu.actions() if not a.isSeparator()]
@@ -350,7 +341,7 @@ def test_recent_folders_are_saved_and_missing_ones_said(qtbot, window, tmp_path)
 
     window.reopen_last_folder()  # one click back to the folder before
     qtbot.waitUntil(lambda: window.controller.project.root == first.resolve())
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
 
     shutil.rmtree(second)
     window.recent_menu.rebuild()
@@ -398,16 +389,16 @@ def test_dropping_a_folder_opens_it(qtbot, window, folder) -> None:
     qtbot.waitUntil(lambda: window.controller.project is not None
                     and window.controller.image is not None, timeout=10000)
     assert window.controller.project.root == folder.resolve()
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
 
 
 def test_dropping_a_folder_asks_about_the_object_in_progress(qtbot, window, folder,
                                                              tmp_path, monkeypatch) -> None:
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     canvas = window.canvas
     qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
                      pos=canvas.mapFromScene(QPointF(CENTER[1], CENTER[0])))
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     asked = []
     monkeypatch.setattr(window, "ask_leave_object", lambda: asked.append(1) or "stay")
     window.open_dropped(_mime(_folder(tmp_path / "other")))
@@ -421,7 +412,7 @@ def test_dropping_a_coco_file_imports_it_into_the_open_folder(qtbot, window, fol
     window.open_dropped(_mime(coco))
     assert window.errors == ["Open the folder of the images first, then drop "
                              "annotations.json again to import its annotations."]
-    _open(qtbot, window, folder)
+    open_folder(qtbot, window, folder)
     window.open_dropped(_mime(coco))
     assert [(o.id, o.source) for o in window.controller.current_objects()] == [(5, "imported")]
     assert [c.name for c in window.controller.project.categories] == ["box"]

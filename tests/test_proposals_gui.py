@@ -7,11 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, Qt
 
 from engine.inference.taiz import TAIZPredictor
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
+from gui_actions import click_image, press_key, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -36,24 +37,8 @@ def window(qtbot, open_window, tmp_path: Path):
     win = open_window(SessionController())
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
     return win
-
-
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=20000)
-
-
-def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) -> None:
-    pos = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-    button = Qt.MouseButton.LeftButton if positive else Qt.MouseButton.RightButton
-    qtbot.mouseClick(win.canvas.viewport(), button, pos=pos)
-    _idle(qtbot, win)
-
-
-def _key(qtbot, win: MainWindow, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
-    qtbot.keyClick(win.canvas, key, modifier)
-    _idle(qtbot, win)
 
 
 def _tick(qtbot, box) -> None:
@@ -64,7 +49,7 @@ def _tick(qtbot, box) -> None:
 
 def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
     assert not window.model_panel.proposals_box.isChecked()
-    _click(qtbot, window, *CENTER)
+    click_image(qtbot, window, *CENTER)
     assert window.controller.view.proposals == () and window.proposals_strip.buttons == []
     assert window.proposals_strip.hint.text().startswith("Proposals:")
 
@@ -73,7 +58,7 @@ def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
                                                                     window: MainWindow) -> None:
     _tick(qtbot, window.model_panel.proposals_box)
     assert window.controller.proposals_enabled
-    _click(qtbot, window, *CENTER)
+    click_image(qtbot, window, *CENTER)
     view = window.controller.view
     strip = window.proposals_strip
     assert len(view.proposals) == 3 and len(strip.buttons) == 3
@@ -82,25 +67,25 @@ def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
     assert "0." in strip.buttons[0].text()  # the score is shown
     assert not strip.buttons[0].icon().isNull()
 
-    _key(qtbot, window, Qt.Key.Key_1)
+    press_key(qtbot, window, Qt.Key.Key_1)
     view = window.controller.view
     assert view.current_proposal == 0 and np.array_equal(view.mask, view.proposals[0].mask)
     assert strip.buttons[0].isChecked() and not strip.buttons[2].isChecked()
 
     qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert window.controller.view.current_proposal == 1
 
-    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the choice
+    press_key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the choice
     assert window.controller.view.current_proposal == 0
-    _key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo it
+    press_key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo it
     assert window.controller.view.current_proposal == 1
     assert window.controller.view.clicks == [window.controller.view.clicks[0]]
 
-    _click(qtbot, window, 420, 60, positive=False)  # a second click ends the choice
+    click_image(qtbot, window, 420, 60, positive=False)  # a second click ends the choice
     assert window.controller.view.proposals == () and strip.buttons == []
     assert len(window.controller.view.clicks) == 2
-    _key(qtbot, window, Qt.Key.Key_3)  # nothing to pick any more: nothing happens
+    press_key(qtbot, window, Qt.Key.Key_3)  # nothing to pick any more: nothing happens
     assert len(window.controller.view.clicks) == 2 and window.errors == []
 
 
@@ -108,21 +93,21 @@ def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
     controller, panel = window.controller, window.model_panel
     assert not panel.taiz_start_spin.isEnabled()  # no schedule to set while TAIZ is off
     _tick(qtbot, panel.taiz_box)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert controller.options.taiz and controller.options.taiz_config.blend_start == 10
     assert isinstance(controller._predictor, TAIZPredictor)
     panel.taiz_full_spin.setValue(4)
     panel.taiz_start_spin.setValue(1)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     config = controller.options.taiz_config
     assert (config.blend_start, config.max_clicks) == (1, 4)
     assert controller._predictor.config == config
-    _click(qtbot, window, *CENTER)
-    _click(qtbot, window, CENTER[0] + 30, CENTER[1] + 10)
+    click_image(qtbot, window, *CENTER)
+    click_image(qtbot, window, CENTER[0] + 30, CENTER[1] + 10)
     assert controller.view.mask is not None and controller.view.mask[CENTER]
     # Drops the object in progress (the window's question is answered: discard).
     _tick(qtbot, panel.taiz_box)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     assert not controller.options.taiz and not isinstance(controller._predictor,
                                                           TAIZPredictor)
     assert controller.view.clicks == [] and window.errors == []

@@ -12,8 +12,8 @@ from PySide6.QtGui import QColor
 
 from annotator.colors import CURRENT_OBJECT, POSITIVE_CLICK
 from annotator.controller import SessionController
-from annotator.main_window import MainWindow
 from weights import registry
+from gui_actions import click_image, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -62,18 +62,8 @@ def window(qtbot, request, open_window, tmp_path: Path, predictor):
     win = open_window(SessionController(model="ramp"))
     assert win.open_folder(tmp_path)
     qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    _idle(qtbot, win)
+    wait_idle(qtbot, win)
     return win
-
-
-def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=10000)
-
-
-def _click(qtbot, win: MainWindow, y: float, x: float) -> None:
-    pos = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-    qtbot.mouseClick(win.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    _idle(qtbot, win)
 
 
 def _ramp(threshold: float) -> np.ndarray:
@@ -91,7 +81,7 @@ def _toggle(qtbot, box) -> None:
 def test_threshold_slider_recuts_the_mask_without_predicting(qtbot, window, predictor) -> None:
     panel, controller = window.view_panel, window.controller
     assert panel.threshold_slider.value() == 49 and controller.prob_thresh == 0.49
-    _click(qtbot, window, *CENTER)
+    click_image(qtbot, window, *CENTER)
     assert predictor.calls == 1
     assert np.array_equal(controller.view.mask, _ramp(0.49))
 
@@ -103,18 +93,18 @@ def test_threshold_slider_recuts_the_mask_without_predicting(qtbot, window, pred
     assert np.array_equal(layer[..., 3] > 0, _ramp(0.8))  # the canvas shows the new cut
 
     qtbot.keyClick(window.canvas, Qt.Key.Key_Return)  # finish: the stored mask is cut the same
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     [obj] = controller.current_objects()
     assert np.array_equal(obj.mask, _ramp(0.8)) and predictor.calls == 1
 
-    _click(qtbot, window, *CENTER)  # the next object is cut at the slider's value too
+    click_image(qtbot, window, *CENTER)  # the next object is cut at the slider's value too
     assert np.array_equal(controller.view.mask, _ramp(0.8))
     assert window.errors == []
 
 
 def test_opacity_and_click_size_change_the_drawing(qtbot, window) -> None:
     panel, canvas = window.view_panel, window.canvas
-    _click(qtbot, window, *CENTER)
+    click_image(qtbot, window, *CENTER)
     panel.opacity_slider.setValue(100)
     assert canvas.current_layer()[CENTER][3] == 255
     panel.opacity_slider.setValue(20)
@@ -139,7 +129,7 @@ def test_opacity_and_click_size_change_the_drawing(qtbot, window) -> None:
 
 def test_outline_mode_and_probability_map(qtbot, window) -> None:
     panel, canvas = window.view_panel, window.canvas
-    _click(qtbot, window, *CENTER)
+    click_image(qtbot, window, *CENTER)
     mask = window.controller.view.mask
     _toggle(qtbot, panel.boundary_box)
     assert panel.boundary_box.isChecked()
@@ -161,9 +151,9 @@ def test_outline_mode_and_probability_map(qtbot, window) -> None:
 
 
 def test_outline_mode_applies_to_finished_objects(qtbot, window) -> None:
-    _click(qtbot, window, *CENTER)
+    click_image(qtbot, window, *CENTER)
     qtbot.keyClick(window.canvas, Qt.Key.Key_Return)
-    _idle(qtbot, window)
+    wait_idle(qtbot, window)
     objects_item = window.canvas._objects_item
     filled = objects_item.pixmap().toImage().pixelColor(CENTER[1], CENTER[0]).alpha()
     _toggle(qtbot, window.view_panel.boundary_box)
