@@ -115,6 +115,10 @@ class SessionController(QObject):
         self._pending: list[_Op] = []
         self._running: tuple[int, int, _Op] | None = None  # job id, generation, op
         self._generation = 0
+        # The mask of the object in progress when a step without clicks (a stroke, a
+        # clean-up, a chosen proposal) shaped it, and its click count: journaled with the
+        # clicks, which alone cannot give it back after a crash.
+        self._hand_mask: tuple[np.ndarray, int] | None = None
         # First-click proposals (the DISNet workflow) cost 3 more model runs per object:
         # off by default, a switch in the GUI.
         self.proposals_enabled = False
@@ -245,9 +249,18 @@ class SessionController(QObject):
                 self.correct_object(state.editing_object_id)
             except KeyError:  # the object was deleted: restore its clicks as a new object
                 pass
-        if state.clicks:
-            self._enqueue(_Op("clicks", list(state.clicks)))
-            self._journal_progress(self.displayed_clicks)
+        # Clicks, then the hand-made mask they led to, then the clicks made after it.
+        before = state.mask_clicks if state.mask_rle is not None else len(state.clicks)
+        if state.clicks[:before]:
+            self._enqueue(_Op("clicks", list(state.clicks[:before])))
+        if state.mask_rle is not None:
+            mask = decode_rle(state.mask_rle)
+            self._enqueue(_Op("edit", (lambda _: mask, None)))
+            self._hand_mask = (mask, before)
+        if state.clicks[before:]:
+            self._enqueue(_Op("clicks", list(state.clicks[before:])))
+        if state.clicks or state.mask_rle is not None:
+            self._journal_progress(self.displayed_clicks, self._hand_mask)
         self.session_changed.emit()
 
     def go_to(self, index: int) -> None:
@@ -261,6 +274,7 @@ class SessionController(QObject):
         self._pending = [op for op in self._pending if op.kind in ("finish", *_SETUP_OPS)]
         self.current_file = self._files[index]
         self.image = self.display_image = None
+        self._hand_mask = None
         self.editing_object_id = None
         if leaving_object:  # dropped, as the user chose: nothing to restore after a crash
             self._journal_progress([])
@@ -285,7 +299,7 @@ class SessionController(QObject):
         if not (0 <= y < height and 0 <= x < width):
             return
         self._enqueue(_Op("clicks", [Click(y, x, is_positive)]))
-        self._journal_progress(self.displayed_clicks)  # on disk before the model runs
+        self._journal_progress(self.displayed_clicks, self._hand_mask)  # before the model runs
         self.session_changed.emit()
 
     def set_model(self, name: str) -> None:
@@ -653,7 +667,8 @@ class SessionController(QObject):
         self.view = self._thresholded(view)  # the threshold may have moved during the job
         if op.kind in ("clicks", "undo", "redo", "reset", "choose", "initial_mask", "edit",
                        "finish"):
-            self._journal_progress(self.view.clicks)  # before the result is shown
+            self._hand_mask = self._made_by_hand(self.view)
+            self._journal_progress(self.view.clicks, self._hand_mask)  # before it is shown
         if op.kind == "clicks":
             self.prediction_timed.emit(outcome)
             if (self.proposals_enabled and len(self.view.clicks) == 1 and not self._pending
@@ -752,12 +767,21 @@ class SessionController(QObject):
                               "finished before Clickmask stopped unexpectedly.")
         return recovery
 
-    def _journal_progress(self, clicks: list[Click]) -> None:
+    @staticmethod
+    def _made_by_hand(view: SessionView) -> tuple[np.ndarray, int] | None:
+        """(mask, clicks) when a step without clicks shaped ``view``'s mask, else None."""
+        if view.mask is None or all(view.step_clicks):
+            return None
+        return view.mask, len(view.clicks)
+
+    def _journal_progress(self, clicks: list[Click],
+                          hand_mask: tuple[np.ndarray, int] | None = None) -> None:
         journal = self.project.journal if self.project is not None else None
         if journal is None or self.current_file is None:
             return
         try:
-            journal.record_progress(self.current_file, clicks, self.editing_object_id)
+            journal.record_progress(self.current_file, clicks, self.editing_object_id,
+                                    hand_mask)
         except (OSError, JournalError) as exc:
             self._journal_failed(exc)
 

@@ -334,10 +334,12 @@ class MainWindow(QMainWindow):
         clicks = len(state.clicks)
         what = (f"the correction of object {state.editing_object_id}"
                 if state.editing_object_id is not None else "an unfinished object")
+        done = f"{clicks} click{'s' if clicks != 1 else ''}" + (
+            " and hand edits" if state.mask_rle is not None else "")
         answer = QMessageBox.question(
             self, "Restore unfinished work",
             f"Clickmask stopped unexpectedly while you were working on {what} in "
-            f"{state.file_name} ({clicks} click{'s' if clicks != 1 else ''}). Restore it?",
+            f"{state.file_name} ({done}). Restore it?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.Yes)
         return answer == QMessageBox.StandardButton.Yes

@@ -7,7 +7,10 @@ before the GUI shows its result:
 - ``{"t": "object", ...}``: a finished object (its RLE mask, category, source, clicks);
   ``replaces`` is true for the correction of an existing object.
 - ``{"t": "progress", ...}``: the clicks of the object in progress after a click, undo,
-  redo or reset (the whole list, so the last record alone says where the user was).
+  redo, reset or hand edit (the whole list, so the last record alone says where the user
+  was). When a step without clicks (a brush stroke, a clean-up, a chosen proposal) shaped
+  the mask, clicks alone cannot give it back: the record then also holds that mask
+  (``mask``, RLE) and how many of the clicks came before it (``mask_clicks``).
 - ``{"t": "delete", "id": ...}``, ``{"t": "category", "id": ..., "category": ...}`` and
   ``{"t": "visible", "id": ..., "visible": ...}``: a finished object deleted, moved to
   another category or hidden / shown. An edit of an object that is no longer there was
@@ -30,9 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_bytes
 from engine.clicks import Click
-from engine.masks import InvalidRLE, check_rle, decode_rle
+from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from engine.annotations import AnnotatedObject, Project
 
 FORMAT_NAME = "clickmask-journal"
@@ -50,6 +55,10 @@ class InProgress:
     file_name: str
     clicks: list[Click]
     editing_object_id: int | None = None  # set when it was the correction of that object
+    # The mask a step without clicks made (RLE), after the first ``mask_clicks`` clicks;
+    # None when the clicks alone make the mask.
+    mask_rle: dict | None = None
+    mask_clicks: int = 0
 
 
 @dataclass
@@ -107,12 +116,16 @@ class Journal:
                           "replaces": replaces})
 
     def record_progress(self, file_name: str, clicks: list[Click],
-                        editing_object_id: int | None = None) -> None:
-        """The clicks of the object in progress after a click, undo, redo or reset."""
-        state = InProgress(file_name, list(clicks), editing_object_id)
+                        editing_object_id: int | None = None,
+                        hand_mask: tuple[np.ndarray, int] | None = None) -> None:
+        """The clicks of the object in progress after a click, undo, redo, reset or hand
+        edit; ``hand_mask``: the mask a step without clicks made and the number of clicks
+        before it (see the module's docstring)."""
+        state = InProgress(file_name, list(clicks), editing_object_id,
+                           *((encode_rle(hand_mask[0]), hand_mask[1]) if hand_mask else ()))
         with self._lock:
             # Nothing in progress any more: the next checkpoint drops the record.
-            self._in_progress = state if clicks or editing_object_id is not None else None
+            self._in_progress = state if _in_progress(state) else None
             self._append(_progress_record(state))
 
     def record_delete(self, object_id: int) -> None:
@@ -221,12 +234,14 @@ def replay(project: Project) -> Recovery:
 def _apply(project: Project, record: dict, recovery: Recovery) -> None:
     kind = record["t"]
     if kind == "progress":
-        editing = record.get("editing")
-        recovery.in_progress = InProgress(
+        editing, mask = record.get("editing"), record.get("mask")
+        if mask is not None:
+            check_rle(mask)
+        state = InProgress(
             record["file"], [Click.from_json(click) for click in record["clicks"]],
-            int(editing) if editing is not None else None)
-        if not recovery.in_progress.clicks and editing is None:
-            recovery.in_progress = None
+            int(editing) if editing is not None else None, mask,
+            int(record.get("mask_clicks", 0)))
+        recovery.in_progress = state if _in_progress(state) else None
         return
     if kind in _EDITS:
         object_id = int(record["id"])
@@ -289,10 +304,18 @@ def _header(project: Project) -> dict:
     return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "project": _project_key(project)}
 
 
+def _in_progress(state: InProgress) -> bool:
+    """Whether ``state`` holds any work (an empty record means nothing is in progress)."""
+    return bool(state.clicks) or state.editing_object_id is not None or state.mask_rle is not None
+
+
 def _progress_record(state: InProgress) -> dict:
-    return {"t": "progress", "file": state.file_name,
-            "clicks": [click.to_json() for click in state.clicks],
-            "editing": state.editing_object_id}
+    record = {"t": "progress", "file": state.file_name,
+              "clicks": [click.to_json() for click in state.clicks],
+              "editing": state.editing_object_id}
+    if state.mask_rle is not None:
+        record.update(mask=state.mask_rle, mask_clicks=state.mask_clicks)
+    return record
 
 
 def _line(record: dict[str, Any]) -> bytes:

@@ -10,6 +10,7 @@ import pytest
 from engine.annotations import Project
 from engine.clicks import Click
 from engine.journal import Journal, JournalError, journal_path, replay
+from engine.masks import decode_rle
 
 
 @pytest.fixture
@@ -78,6 +79,29 @@ def test_a_save_keeps_only_the_object_in_progress(folder):
     _crash(project)
     _, recovery = Journal.open(Project.open_folder(folder))
     assert recovery.restored_object_ids == [] and recovery.in_progress is None
+
+
+def test_a_hand_made_mask_is_kept_with_the_clicks_across_a_checkpoint(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    painted = _mask(7)
+    journal.record_progress("b.png", [Click(5, 6, True), Click(9, 9, False)], None,
+                            (painted, 1))
+    project.save()  # the checkpoint keeps the object in progress, mask included
+    _crash(project)
+    _, recovery = Journal.open(Project.open_folder(folder))
+    state = recovery.in_progress
+    assert state.clicks == [Click(5, 6, True), Click(9, 9, False)] and state.mask_clicks == 1
+    assert np.array_equal(decode_rle(state.mask_rle), painted)
+
+
+def test_a_mask_painted_without_clicks_is_work_in_progress(folder):
+    project = Project.open_folder(folder)
+    journal, _ = Journal.open(project)
+    journal.record_progress("a.png", [], None, (_mask(4), 0))
+    _crash(project)
+    _, recovery = Journal.open(Project.open_folder(folder))
+    assert recovery.in_progress.clicks == [] and recovery.in_progress.mask_rle is not None
 
 
 def test_a_crash_between_the_save_and_the_checkpoint_adds_nothing_twice(folder):

@@ -78,6 +78,56 @@ def test_clicks_in_progress_are_offered_back_and_restored(qtbot, make_window, fo
     assert second.errors == first.errors == []
 
 
+def _paint(qtbot, win: MainWindow, rows: slice, cols: slice) -> None:
+    """A hand edit of the object in progress (as a brush stroke makes): paint a rectangle."""
+    def paint(mask: np.ndarray) -> np.ndarray:
+        mask = mask.copy()
+        mask[rows, cols] = True
+        return mask
+    win.controller.edit_mask(paint)
+    wait_idle(qtbot, win)
+
+
+def test_hand_edits_after_clicks_are_restored(qtbot, make_window, folder):
+    first = make_window()
+    open_folder(qtbot, first, folder)
+    click_image(qtbot, first, *CENTER)
+    click_image(qtbot, first, 5, 5, positive=False)
+    _paint(qtbot, first, slice(120, 140), slice(150, 180))  # far from the disk
+    shown = first.controller.view.mask.copy()
+    assert shown[130, 160] and shown[CENTER]
+    _crash(first)
+
+    second = make_window(restore=True)
+    open_folder(qtbot, second, folder)
+    [state] = second.asked
+    assert state.clicks == [Click(*CENTER, True), Click(5, 5, False)] and state.mask_clicks == 2
+    qtbot.waitUntil(lambda: second.controller.view.clicks == state.clicks, timeout=10000)
+    wait_idle(qtbot, second)
+    assert np.array_equal(second.controller.view.mask, shown)
+    assert second.errors == first.errors == []
+
+
+def test_an_object_painted_from_nothing_is_offered_back(qtbot, make_window, folder):
+    first = make_window()
+    open_folder(qtbot, first, folder)
+    _paint(qtbot, first, slice(10, 30), slice(10, 40))
+    shown = first.controller.view.mask.copy()
+    _crash(first)
+
+    second = make_window(restore=True)
+    open_folder(qtbot, second, folder)
+    [state] = second.asked
+    assert state.clicks == [] and state.mask_rle is not None
+    qtbot.waitUntil(lambda: second.controller.view.mask is not None, timeout=10000)
+    wait_idle(qtbot, second)
+    assert np.array_equal(second.controller.view.mask, shown)
+    qtbot.keyClick(second.canvas, Qt.Key.Key_Return)  # restored work can be finished
+    wait_idle(qtbot, second)
+    [obj] = Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects
+    assert np.array_equal(obj.mask, shown)
+
+
 def test_a_declined_restore_is_not_offered_again(qtbot, make_window, folder):
     first = make_window()
     open_folder(qtbot, first, folder)
