@@ -221,7 +221,10 @@ class SessionController(QObject):
         else:
             self.message.emit(f"No images found in {project.root}")
 
-    def save_project_as(self, path: str | Path) -> None:
+    def save_project_as(self, path: str | Path) -> bool:
+        """Save the project to ``path`` from now on; False (the user told why) when it could
+        not be saved. A place that cannot be written falls back like every save does: the
+        project's ``path`` says where it went."""
         assert self.project is not None
         # The old journal stays beside the old file until the new file is written.
         journal, self.project.journal = self.project.journal, None
@@ -231,6 +234,7 @@ class SessionController(QObject):
             self.project.journal = journal
             if saved:
                 journal.relocate()
+        return saved
 
     def discard_recovered(self) -> None:
         """The user declined to restore the object a crash left: stop offering it."""

@@ -434,9 +434,9 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save project as",
                                               str(self.controller.project.path),
                                               "Clickmask project (*.json)")
-        if path:
-            self.controller.save_project_as(path)
-            self.statusBar().showMessage(f"Project saved to {path}", 6000)
+        if path and self.controller.save_project_as(path):
+            self.statusBar().showMessage(f"Project saved to {self.controller.project.path}",
+                                         6000)
 
     def choose_coco_import(self) -> None:
         if self.controller.project is None:

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.clicks import Click
@@ -186,6 +187,20 @@ def test_save_as_moves_the_journal_beside_the_new_file(qtbot, make_window, folde
     again = make_window()
     _open_with_project(qtbot, again, folder, new_path)
     assert again.asked == [InProgress("a.png", [Click(*CENTER, True)])]
+
+
+def test_save_as_to_a_place_that_cannot_be_written_says_where_it_went(qtbot, make_window,
+                                                                      folder, monkeypatch):
+    win = make_window()
+    open_folder(qtbot, win, folder)
+    unwritable = Path("/proc/clickmask-test/project.json")  # not even root creates files here
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (str(unwritable), ""))
+    win.choose_project_path()
+    saved_at = win.controller.project.path
+    assert saved_at != unwritable and saved_at.exists()
+    assert str(saved_at) in win.statusBar().currentMessage()
+    assert len(win.errors) == 1 and str(unwritable) in win.errors[0]
 
 
 def _open_with_project(qtbot, win: MainWindow, folder: Path, project: Path) -> None:
