@@ -431,14 +431,14 @@ class SessionController(QObject):
         if object_id == self.editing_object_id:
             self.reset_object()
         self.project.remove_object(object_id)
-        self._journal_edit(lambda journal: journal.record_delete(object_id))
+        self._journal(lambda journal: journal.record_delete(object_id))
         self._save()
         self.objects_changed.emit()
 
     def rename_object(self, object_id: int, category: str) -> None:
         assert self.project is not None
         relabel(self.project, object_id, category)  # an imported object records it
-        self._journal_edit(lambda journal: journal.record_category(object_id, category))
+        self._journal(lambda journal: journal.record_category(object_id, category))
         self.last_category = category
         self._save()
         self.objects_changed.emit()
@@ -446,7 +446,7 @@ class SessionController(QObject):
     def set_object_visible(self, object_id: int, visible: bool) -> None:
         assert self.project is not None
         self.project.find_object(object_id)[1].visible = visible
-        self._journal_edit(lambda journal: journal.record_visible(object_id, visible))
+        self._journal(lambda journal: journal.record_visible(object_id, visible))
         self._save()
         self.objects_changed.emit()
 
@@ -780,26 +780,18 @@ class SessionController(QObject):
 
     def _journal_progress(self, clicks: list[Click],
                           hand_mask: tuple[np.ndarray, int] | None = None) -> None:
-        journal = self.project.journal if self.project is not None else None
-        if journal is None or self.current_file is None:
-            return
-        try:
-            journal.record_progress(self.current_file, clicks, self.editing_object_id,
-                                    hand_mask)
-        except (OSError, JournalError) as exc:
-            self._journal_failed(exc)
+        if self.current_file is not None:
+            file_name, editing = self.current_file, self.editing_object_id
+            self._journal(lambda journal: journal.record_progress(file_name, clicks, editing,
+                                                                  hand_mask))
 
     def _journal_object(self, file_name: str, obj: AnnotatedObject, replaces: bool) -> None:
-        journal = self.project.journal if self.project is not None else None
-        if journal is None:
-            return
-        try:
-            journal.record_object(file_name, obj, self.category_name(obj), replaces)
-        except (OSError, JournalError) as exc:
-            self._journal_failed(exc)
+        category = self.category_name(obj)
+        self._journal(lambda journal: journal.record_object(file_name, obj, category, replaces))
 
-    def _journal_edit(self, record: Callable[[Journal], None]) -> None:
-        """Journal a delete, rename or hide of a finished object before its save."""
+    def _journal(self, record: Callable[[Journal], None]) -> None:
+        """Write ``record`` into the journal, if there is one; a journal that fails is
+        switched off with a message (the project's saves go on)."""
         journal = self.project.journal if self.project is not None else None
         if journal is None:
             return
