@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from journal_crash_child import plan
+from journal_crash_child import plan, state_after
 
 
 def gui_plan(seed: int) -> list[tuple]:
@@ -20,21 +20,13 @@ def gui_plan(seed: int) -> list[tuple]:
     every finish has a positive click in progress, since the GUI does not finish an empty
     mask (GrabCut's mask always holds a positive click's pixel)."""
     steps: list[tuple] = []
-    clicks: list[tuple] = []
     for step in plan(seed):
         if step[0] == "save":
             continue
-        if step[0] == "finish" and not any(click[2] for click in clicks):
-            positive = ("click", 45, 60, True)
-            steps.append(positive)
-            clicks.append(positive[1:])
+        in_progress, _ = state_after(steps, len(steps))
+        if step[0] == "finish" and not any(click[2] for click in in_progress):
+            steps.append(("click", 45, 60, True))
         steps.append(step)
-        if step[0] == "click":
-            clicks.append(step[1:])
-        elif step[0] == "undo":
-            clicks.pop()
-        elif step[0] in ("reset", "finish"):
-            clicks = []
     return steps
 
 
