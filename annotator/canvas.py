@@ -181,15 +181,27 @@ class ImageCanvas(QGraphicsView):
         self._stroke_items: list[QGraphicsPathItem] = []  # sent strokes, then the one drawn
         # The brush outline under the mouse, at the brush's size in image pixels: a white
         # circle under black dashes shows on any image.
-        self._brush_cursor = [QGraphicsEllipseItem(), QGraphicsEllipseItem()]
-        for item, pen in zip(self._brush_cursor, (QPen(QColor(255, 255, 255), 1.5),
-                                                  QPen(QColor(0, 0, 0), 1.5,
-                                                       Qt.PenStyle.DashLine))):
+        self._brush_cursor = self._two_tone(QGraphicsEllipseItem, QColor(255, 255, 255),
+                                            1.5, QColor(0, 0, 0), 1.5, z=12)
+        for item in self._brush_cursor:
+            item.setVisible(False)
+        # The outline of the mask an object was imported with (review): dark under bright
+        # dashes, above the masks, below the click markers.
+        self._original_outline = self._two_tone(QGraphicsPathItem, QColor(0, 0, 0, 200), 3.5,
+                                                QColor(*ORIGINAL_OUTLINE), 2, z=5)
+
+    def _two_tone(self, item_type: type, under: QColor, under_width: float, over: QColor,
+                  over_width: float, z: float) -> tuple[QGraphicsItem, QGraphicsItem]:
+        """Two items of ``item_type`` in the scene, a solid line under a dashed one, with
+        cosmetic pens (screen pixels): a line that reads on any image at any zoom."""
+        pens = (QPen(under, under_width), QPen(over, over_width, Qt.PenStyle.DashLine))
+        items = (item_type(), item_type())
+        for item, pen in zip(items, pens):
             pen.setCosmetic(True)
             item.setPen(pen)
-            item.setZValue(12)
-            item.setVisible(False)
+            item.setZValue(z)
             self.scene().addItem(item)
+        return items
 
     # -- content --------------------------------------------------------------------------
     @property
@@ -315,22 +327,9 @@ class ImageCanvas(QGraphicsView):
                  m.brush().color() == QColor(*POSITIVE_CLICK)) for m in self._markers]
 
     # -- review: the imported outline and the object's box --------------------------------
-    _original_outline: tuple[QGraphicsPathItem, QGraphicsPathItem] | None = None
-
     def set_original_outline(self, mask: np.ndarray | None) -> None:
         """Outline ``mask`` (the mask an object was imported with) dashed, above every mask,
         so a correction is seen beside the original; None removes it."""
-        if self._original_outline is None:
-            under, over = QGraphicsPathItem(), QGraphicsPathItem()
-            # Cosmetic pens (screen pixels): dark under bright dashes, readable at any zoom.
-            pens = (QPen(QColor(0, 0, 0, 200), 3.5),
-                    QPen(QColor(*ORIGINAL_OUTLINE), 2, Qt.PenStyle.DashLine))
-            for z, (item, pen) in enumerate(zip((under, over), pens)):
-                pen.setCosmetic(True)
-                item.setPen(pen)
-                item.setZValue(5 + z)  # above the masks, below the click markers
-                self.scene().addItem(item)
-            self._original_outline = (under, over)
         path = QPainterPath()
         if mask is not None and mask.any():
             contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST,
@@ -344,7 +343,7 @@ class ImageCanvas(QGraphicsView):
 
     def original_outline_path(self) -> QPainterPath:
         """The drawn outline of the imported mask (empty when none is shown)."""
-        return self._original_outline[1].path() if self._original_outline else QPainterPath()
+        return self._original_outline[1].path()
 
     def zoom_to_box(self, box: list[int] | tuple[int, int, int, int], margin: float = 0.3
                     ) -> None:
