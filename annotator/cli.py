@@ -101,7 +101,7 @@ def run_export(source: Path, output: Path, holes: str) -> int:
             bar.update(done - bar.n)  # tqdm throttles the redraws
         try:
             report = export_coco(project, output, holes=holes, progress=progress)
-        except (OSError, ExportCancelled) as exc:
+        except (OSError, ProjectError, ExportCancelled) as exc:
             print(f"clickmask: export failed: {exc}", file=sys.stderr)
             return 1
     print(f"Wrote {output}: {report.summary()}")

@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.annotations import Project
 
 
 def add_import_parser(commands: argparse._SubParsersAction) -> None:
@@ -29,24 +33,40 @@ def add_import_parser(commands: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     """Import ``args.coco`` into the project of ``args.folder``; see the module's exit codes."""
     from engine.annotations import Project, ProjectError
-    from engine.coco import CocoFormatError, import_coco
-    from engine.journal import Journal, JournalError, journal_path
 
     try:
-        project = Project.open_folder(args.folder, args.project)
-        # Work a crash left in the journal goes into the project first, as the GUI does.
-        journal = (Journal.open(project)[0] if journal_path(project.path).exists() else None)
-    except (ProjectError, JournalError, OSError) as exc:
-        print(f"clickmask: {exc}", file=sys.stderr)
+        # Locked: a window editing the same project would otherwise save over the import.
+        project = Project.open_folder(args.folder, args.project, lock=True)
+    except (ProjectError, OSError) as exc:
+        print(f"clickmask: nothing imported: {exc}", file=sys.stderr)
         return 1
     try:
-        report = import_coco(project, args.coco)
+        return _import_into(project, args.coco)
+    finally:
+        project.release_lock()
+
+
+def _import_into(project: Project, coco: Path) -> int:
+    from engine.annotations import ProjectError
+    from engine.coco import CocoFormatError, import_coco
+    from engine.journal import Journal, JournalError, journal_path, set_aside
+
+    journal = None
+    try:
+        # Work a crash left in the journal goes into the project first, as the GUI does,
+        # and a damaged journal is set aside as the GUI does.
+        if journal_path(project.path).exists():
+            try:
+                journal = Journal.open(project)[0]
+            except JournalError as exc:
+                print(f"warning: {exc}; it was kept as {set_aside(project)}", file=sys.stderr)
+        report = import_coco(project, coco)
         if report.added_total:
             project.save()
     except CocoFormatError as exc:
         print(f"clickmask: nothing imported: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (ProjectError, OSError) as exc:
         print(f"clickmask: nothing imported: the project cannot be saved to {project.path}: "
               f"{exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -19,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
 from engine.session import DEFAULT_PROB_THRESH
-from engine.annotations import (AnnotatedObject, Category, ImageEntry, Project,
+from engine.annotations import (AnnotatedObject, Category, ImageEntry, Project, ProjectError,
                                 fallback_project_path)
 from engine.coco import ImportReport, import_coco
 from engine.imageio import load_image
@@ -203,10 +204,20 @@ class SessionController(QObject):
 
     # -- project and images -------------------------------------------------------------
     def open_folder(self, folder: str | Path, project_path: str | Path | None = None) -> None:
-        """Open a folder of images (and its project); raises ProjectError with a message."""
-        project = Project.open_folder(folder, project_path)
-        if self.project is not None and self.project.journal is not None:
-            self.project.journal.close()
+        """Open a folder of images (and its project, locked while it is open); raises
+        ProjectError with a message, naming who has it open when another program does."""
+        previous = self.project
+        if previous is not None:
+            previous.release_lock()  # the folder may be the one open now
+        try:
+            project = Project.open_folder(folder, project_path, lock=True)
+        except ProjectError:
+            if previous is not None:
+                with suppress(ProjectError, OSError):  # if another took it, its saves say so
+                    previous.hold_lock()
+            raise
+        if previous is not None and previous.journal is not None:
+            previous.journal.close()
         self.recovery = self._open_journal(project)
         self.project = project
         self._files = [e.file_name for e in project.present_images()]
@@ -519,6 +530,8 @@ class SessionController(QObject):
         self._worker.shutdown()
         if self.project is not None and self.project.journal is not None:
             self.project.journal.close()
+        if self.project is not None:
+            self.project.release_lock()
 
     # -- the queue ------------------------------------------------------------------------
     def _enqueue(self, op: _Op) -> None:
@@ -718,6 +731,11 @@ class SessionController(QObject):
         try:
             self.project.save()
             return True
+        except ProjectError as exc:  # changed by another program, or open in another
+            kept = "in memory" + (" and in the crash journal" if self.project.journal else "")
+            self.error.emit(f"{exc}. Your work is kept {kept}; use File > Save Project As to "
+                            "save it elsewhere.")
+            return False
         except OSError as exc:
             failed, reason = self.project.path, exc.strerror or str(exc)
         fallback = fallback_project_path(self.project.root)
@@ -738,7 +756,7 @@ class SessionController(QObject):
         old, project.path = project.path, path
         try:
             project.save()
-        except OSError:
+        except (OSError, ProjectError):
             project.path, project.journal = old, journal
             return False
         project.journal = journal

@@ -3,14 +3,15 @@
 A project lives in one JSON file (``clickmask-project.json`` beside the images, or a
 chosen path). Masks are kept as compressed COCO RLE, in memory and on disk, so a project
 with hundreds of objects stays small; :attr:`AnnotatedObject.mask` decodes on demand.
-Every change is saved with :meth:`Project.save`, which replaces the file atomically.
+Every change is saved with :meth:`Project.save`, which replaces the file atomically. A
+program that edits a project holds its lock while it is open (:mod:`engine.project_lock`).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -22,13 +23,17 @@ from engine.clicks import Click
 from engine.imageio import list_images
 from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle, json_int
 from engine.palette import PALETTE, RGB, color_to_hex, hex_to_color, palette_color
-from engine.paths import data_dir
-from resources import RESOURCES_DIR
+# Callers import the project's places (PROJECT_FILE_NAME, default_project_path...) from here.
+from engine.project_files import (PROJECT_FILE_NAME, FileStamp, ProjectChanged, ProjectError,
+                                  default_project_path, entry_name_problem,
+                                  fallback_project_path, project_location,
+                                  remove_stale_temporary_files, same_file_path,
+                                  saved_project_paths)
+from engine.project_lock import ProjectLock, lock_project_location
 
 if TYPE_CHECKING:
     from engine.journal import Journal
 
-PROJECT_FILE_NAME = "clickmask-project.json"
 FORMAT_NAME = "clickmask-project"
 FORMAT_VERSION = 1
 
@@ -36,10 +41,6 @@ SOURCES = ("clicked", "imported", "corrected")
 
 # How the review of an imported object ended (engine/review.py steps through them).
 REVIEW_OUTCOMES = ("pending", "accepted", "corrected", "relabelled", "rejected")
-
-
-class ProjectError(Exception):
-    """A project file that cannot be read; the message says why and where."""
 
 
 @dataclass
@@ -131,44 +132,51 @@ class Project:
         self._object_ids: set[int] = set()  # kept by add/remove/load: O(1) "is this id taken"
         self._present: list[str] = []  # file names in the folder's order, see sync_with_folder
         self.journal: Journal | None = None  # crash journal, checkpointed by save()
+        self.lock: ProjectLock | None = None  # held while open for editing, see open_folder
+        # The project file at a path as this project last read or wrote it (None: there was
+        # none), so that a save never replaces changes it did not read.
+        self._on_disk: tuple[Path, FileStamp | None] | None = None
 
     # -- opening and saving -------------------------------------------------------------
     @classmethod
-    def open_folder(cls, folder: str | os.PathLike, project_path: str | os.PathLike | None = None
-                    ) -> Project:
+    def open_folder(cls, folder: str | os.PathLike, project_path: str | os.PathLike | None = None,
+                    lock: bool = False) -> Project:
         """Open the project of ``folder`` (created empty if there is none yet).
 
         The images found in the folder are added (with new ids) to those already known.
+        ``lock``: hold the project's lock until :meth:`release_lock`, as a program that
+        edits the project must (a reader, such as an export, need not); raises
+        :class:`ProjectLocked`, naming the holder, when another has it. The temporary files
+        that interrupted saves left are removed then.
         """
         folder = Path(folder).resolve()
         if not folder.is_dir():
             raise ProjectError(f"{folder} is not a folder")
-        if project_path:
-            path = Path(project_path)
-            project = cls.load(path) if path.exists() else cls(folder, path)
+        held = None
+        if lock:
+            read_from, path, held = lock_project_location(folder, project_path)
+            remove_stale_temporary_files(path)
         else:
-            project = cls._open_default(folder)
-        project.root = folder
+            read_from, path = project_location(folder, project_path)
         try:
-            project.sync_with_folder()
-        except OSError as exc:
-            raise ProjectError(f"cannot list the images in {folder}: {exc}") from exc
-        return project
-
-    @classmethod
-    def _open_default(cls, folder: Path) -> Project:
-        """The project of ``folder`` where the GUI keeps it: the last saved of the file
-        beside the images and the one in the data dir (where it goes when the folder cannot
-        be written), so work saved in either place is never left behind."""
-        path = default_project_path(folder)
-        saved = saved_project_paths(folder)
-        if not saved:
-            return cls(folder, path)
-        newest = max(saved, key=lambda p: p.stat().st_mtime_ns)
-        project = cls.load(newest)
-        # A project beside images that cannot be written now (media, a share) is saved to
-        # the data dir from now on; elsewhere it stays where it was saved last.
-        project.path = path if newest == folder / PROJECT_FILE_NAME else newest
+            if read_from is None:
+                project = cls(folder, path)
+                project._on_disk = (path, None)  # a file appearing there is someone else's
+            else:
+                project = cls.load(read_from)
+                if read_from != path:  # saved elsewhere from now on, see project_location
+                    project.path = path
+                    project._on_disk = (path, FileStamp.of(path))
+            project.root = folder
+            project.lock = held
+            try:
+                project.sync_with_folder()
+            except OSError as exc:
+                raise ProjectError(f"cannot list the images in {folder}: {exc}") from exc
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
         return project
 
     @classmethod
@@ -181,7 +189,9 @@ class Project:
         """
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as file:
+                stamp = FileStamp.of_stat(os.fstat(file.fileno()))  # of the version read
+                data = json.loads(file.read().decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             # ValueError: JSON syntax, or integers of thousands of digits.
             raise ProjectError(f"cannot read project file {path}: {exc}") from exc
@@ -216,6 +226,7 @@ class Project:
             raise ProjectError(f"project file {path} is damaged: {exc}") from exc
         project._next_image_id = max(image_ids, default=0) + 1
         project._next_object_id = max(project._object_ids, default=0) + 1
+        project._on_disk = (path, stamp)
         return project
 
     def to_json(self) -> dict:
@@ -237,10 +248,57 @@ class Project:
         }
 
     def save(self) -> None:
-        """Write the project atomically (temp file, fsync, rename), then shorten its journal."""
-        atomic_write_text(self.path, json.dumps(self.to_json(), separators=(",", ":")))
-        if self.journal is not None:
-            self.journal.checkpoint()
+        """Write the project atomically (temp file, fsync, rename), then shorten its journal.
+
+        A save never replaces changes it did not read: it raises :class:`ProjectChanged`
+        when someone else changed the file since this project read or wrote it, and
+        :class:`ProjectLocked` when another process has the project open; nothing is
+        written then. Saved to a new path (Save As), the project takes its lock along.
+        """
+        with self._holding_lock():
+            self._check_unchanged()
+            atomic_write_text(self.path, json.dumps(self.to_json(), separators=(",", ":")))
+            self._on_disk = (self.path, FileStamp.of(self.path))
+            if self.journal is not None:
+                self.journal.checkpoint()
+
+    def hold_lock(self) -> None:
+        """Hold the project's lock from now on; raises :class:`ProjectLocked` (see
+        :meth:`open_folder`)."""
+        if self.lock is None:
+            self.lock = ProjectLock.acquire(self.path)
+
+    def release_lock(self) -> None:
+        """Let other programs open the project for editing."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    @contextmanager
+    def _holding_lock(self) -> Iterator[None]:
+        """Hold the lock of the file about to be written: the project's own, which follows
+        the project to a new path; for a project opened without it, one for this save."""
+        if self.lock is not None and same_file_path(self.lock.project_path, self.path):
+            yield
+            return
+        taken = ProjectLock.acquire(self.path)
+        try:
+            yield
+        except BaseException:
+            taken.release()
+            raise
+        if self.lock is None:
+            taken.release()
+        else:
+            self.lock.release()
+            self.lock = taken
+
+    def _check_unchanged(self) -> None:
+        if self._on_disk is None or not same_file_path(self._on_disk[0], self.path):
+            return  # a new place (Save As): nothing there was read
+        if FileStamp.of(self.path) != self._on_disk[1]:
+            raise ProjectChanged(f"The project file {self.path} was changed by another program "
+                                 "since Clickmask read it, so it was not overwritten")
 
     def sync_with_folder(self) -> None:
         """Add images that appeared in the folder and note which images it holds, in order.
@@ -433,6 +491,9 @@ def _read_image(record: Any, index: int, category_ids: set[int],
     if not isinstance(record, dict) or not isinstance(record.get("file_name"), str):
         raise _Damaged(f"image #{index + 1} has no 'file_name'")
     where = f"image {record['file_name']!r}"
+    problem = entry_name_problem(record["file_name"])
+    if problem:
+        raise _Damaged(f"{where} is not a file name inside the folder: {problem}")
     image_id = json_int(record.get("id"))
     if image_id is None:
         raise _Damaged(f"{where} has no integer 'id'")
@@ -484,7 +545,7 @@ def _read_object(record: Any, image: str, number: int, category_ids: set[int]
     if not isinstance(visible, bool):
         raise _Damaged(f"{where}: 'visible' must be true or false")
     clicks = record.get("clicks", [])
-    if not isinstance(clicks, list) or not all(_is_click(click) for click in clicks):
+    if not isinstance(clicks, list) or not all(is_click_json(click) for click in clicks):
         raise _Damaged(f"{where}: 'clicks' must be a list of [y, x, is_positive]")
     # The RLE is rebuilt from its checked parts, so extra keys or a size written as 3.0
     # never reach the rest of the program.
@@ -521,7 +582,8 @@ def _read_review(record: Any, where: str, category_ids: set[int]) -> Review:
     return Review(outcome, original_rle, original_category_id)
 
 
-def _is_click(value: Any) -> bool:
+def is_click_json(value: Any) -> bool:
+    """Whether ``value`` is a click as JSON stores it: [y, x, is_positive], finite numbers."""
     return (isinstance(value, list) and len(value) == 3
             and all(_is_coordinate(v) for v in value[:2]) and isinstance(value[2], bool))
 
@@ -532,29 +594,3 @@ def _is_coordinate(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 53
-
-
-def default_project_path(folder: Path) -> Path:
-    """``clickmask-project.json`` beside the images, or in the data dir if the folder is read-only."""
-    if os.access(folder, os.W_OK) and not _is_bundled(folder):
-        return folder / PROJECT_FILE_NAME
-    return fallback_project_path(folder)
-
-
-def saved_project_paths(folder: Path) -> list[Path]:
-    """The project files of ``folder`` that exist where the GUI keeps them: beside the
-    images and in the data dir (see :func:`fallback_project_path`)."""
-    return [path for path in (folder / PROJECT_FILE_NAME, fallback_project_path(folder))
-            if path.exists()]
-
-
-def fallback_project_path(folder: Path) -> Path:
-    """Where the project of ``folder`` is saved when it cannot be saved beside the images:
-    the user's data dir, under a name unique to the folder."""
-    digest = hashlib.sha1(str(folder).encode("utf-8")).hexdigest()[:16]
-    return data_dir() / "projects" / f"{folder.name}-{digest}.json"
-
-
-def _is_bundled(folder: Path) -> bool:
-    # The bundled samples ship with the program; their annotations belong to the user.
-    return RESOURCES_DIR in (folder, *folder.parents)

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+_TEMPORARY_SUFFIX = ".tmp"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=_TEMPORARY_SUFFIX,
+                                    dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
@@ -25,6 +29,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def temporary_files(path: str | os.PathLike) -> list[Path]:
+    """The temporary files that writes of ``path`` killed before their rename left beside it.
+
+    Only names :func:`atomic_write_bytes` gives (``mkstemp``: the prefix, 8 random letters,
+    digits or underscores, the suffix) are listed. Another process writing ``path`` right
+    now has one too: remove them only while nobody else can be writing ``path``.
+    """
+    path = Path(path)
+    name = re.compile(re.escape(_temporary_prefix(path)) + r"[a-z0-9_]{8}"
+                      + re.escape(_TEMPORARY_SUFFIX))
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    return [Path(entry.path) for entry in entries
+            if name.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)]
+
+
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."  # hidden, and named after the file it replaces
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -34,6 +34,7 @@ from shapely.validation import make_valid
 from engine.annotations import AnnotatedObject, ImageEntry, Project
 from engine.atomic import atomic_write_text
 from engine.imageio import ImageLoadError, load_image
+from engine.project_files import refuse_own_file
 from engine.masks import (
     InvalidRLE,
     decode_rle,
@@ -278,11 +279,14 @@ def export_coco(project: Project, out_path: str | os.PathLike, holes: str = "rle
     an empty polygon list is not valid COCO and an area-0 instance means nothing to a
     reader. ``progress(done, total)`` is called after each image and each object;
     when ``cancel.is_set()`` the export stops with :class:`ExportCancelled` and writes
-    nothing. The file is replaced atomically.
+    nothing. The file is replaced atomically. An ``out_path`` that is one of the project's
+    own files (the project, its journal or lock, an image) raises ``ProjectError`` before
+    anything is read.
     """
     if holes not in HOLE_MODES:
         raise ValueError(f"holes must be one of {HOLE_MODES}, not {holes!r}")
     out_path = Path(out_path)
+    refuse_own_file(project, out_path)
     report = ExportReport(out_path)
     entries = list(project.images.values())
     total = len(entries) + sum(len(entry.objects) for entry in entries)

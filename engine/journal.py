@@ -19,7 +19,9 @@ before the GUI shows its result:
 Saving the project (:meth:`Project.save`) calls :meth:`Journal.checkpoint`, which replaces
 the journal atomically by its header and the object in progress: everything else is then
 in the project file. After a crash, :meth:`Journal.open` replays the journal into the
-project and returns the clicks of the object in progress, for the GUI to offer back.
+project and returns the clicks of the object in progress, for the GUI to offer back. Each
+record is checked against the project before it is applied (:mod:`engine.journal_records`):
+a journal holding anything else is damaged, for the GUI to :func:`set_aside`.
 """
 from __future__ import annotations
 
@@ -33,7 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_bytes
 from engine.clicks import Click
-from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle
+from engine.journal_records import (EditRecord, InProgress, ObjectRecord, Record, RecordKind,
+                                    read_record)
+from engine.masks import decode_rle, encode_rle
+from engine.project_files import journal_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,19 +53,6 @@ class JournalError(Exception):
     """A journal that cannot be replayed into this project; the message says why."""
 
 
-@dataclass(frozen=True)
-class InProgress:
-    """The object being clicked when the journal was last written."""
-
-    file_name: str
-    clicks: list[Click]
-    editing_object_id: int | None = None  # set when it was the correction of that object
-    # The mask a step without clicks made (RLE), after the first ``mask_clicks`` clicks;
-    # None when the clicks alone make the mask.
-    mask_rle: dict | None = None
-    mask_clicks: int = 0
-
-
 @dataclass
 class Recovery:
     """What :meth:`Journal.open` found: objects put back, and the object in progress."""
@@ -69,11 +61,6 @@ class Recovery:
     edited_object_ids: list[int] = field(default_factory=list)  # deleted, renamed, hidden
     in_progress: InProgress | None = None
     torn_lines: int = 0  # a last line cut short by a crash, ignored
-
-
-def journal_path(project_path: str | os.PathLike) -> Path:
-    project_path = Path(project_path)
-    return project_path.with_name(project_path.name + ".journal")
 
 
 class Journal:
@@ -95,7 +82,8 @@ class Journal:
         Restored objects are saved into the project file before the journal is rewritten;
         the object in progress stays in the journal until the next record replaces it.
         Raises :class:`JournalError` for a journal of another project or a damaged one, and
-        ``OSError`` when the project cannot be saved; the journal is left untouched then.
+        ``OSError`` or ``ProjectError`` when the project cannot be saved; the journal is left
+        untouched then.
         """
         recovery = replay(project)
         if recovery.restored_object_ids or recovery.edited_object_ids:
@@ -212,7 +200,7 @@ def replay(project: Project) -> Recovery:
     for number, line in enumerate(lines[:-1], start=1):
         try:
             records.append(json.loads(line))
-        except (ValueError, RecursionError) as exc:
+        except Exception as exc:  # whatever the line holds, the journal is damaged
             raise JournalError(f"the journal {path} is damaged at line {number}: {exc}") from exc
     if not records:
         return recovery
@@ -222,78 +210,55 @@ def replay(project: Project) -> Recovery:
     if header.get("project") != _project_key(project):
         raise JournalError(f"the journal {path} belongs to the project "
                            f"{header.get('project')!r}, not to {_project_key(project)!r}")
-    for number, record in enumerate(records[1:], start=2):
+    for number, raw in enumerate(records[1:], start=2):
         try:
-            _apply(project, record, recovery)
-        except (KeyError, TypeError, ValueError, InvalidRLE) as exc:
+            _apply(project, read_record(raw, project), recovery)
+        except Exception as exc:  # whatever the record holds, the journal is damaged
             raise JournalError(f"the journal {path} is damaged at line {number}: "
-                               f"{exc!r}") from exc
+                               f"{exc}") from exc
     return recovery
 
 
-def _apply(project: Project, record: dict, recovery: Recovery) -> None:
-    kind = record["t"]
-    if kind == "progress":
-        editing, mask = record.get("editing"), record.get("mask")
-        if mask is not None:
-            check_rle(mask)
-        state = InProgress(
-            record["file"], [Click.from_json(click) for click in record["clicks"]],
-            int(editing) if editing is not None else None, mask,
-            int(record.get("mask_clicks", 0)))
-        recovery.in_progress = state if _in_progress(state) else None
-        return
-    if kind in _EDITS:
-        object_id = int(record["id"])
-        try:
-            _, obj = project.find_object(object_id)
-        except KeyError:
-            return  # deleted, and saved, after this record: nothing left to edit
-        _EDITS[kind](project, obj, record)
-        recovery.edited_object_ids.append(object_id)
-        return
-    if kind != "object":
-        raise ValueError(f"unknown record {kind!r}")
+def _apply(project: Project, record: Record, recovery: Recovery) -> None:
+    if isinstance(record, InProgress):
+        recovery.in_progress = record if _in_progress(record) else None
+    elif isinstance(record, EditRecord):
+        _apply_edit(project, record, recovery)
+    else:
+        _apply_object(project, record, recovery)
+
+
+def _apply_edit(project: Project, record: EditRecord, recovery: Recovery) -> None:
+    try:
+        _, obj = project.find_object(record.object_id)
+    except KeyError:
+        return  # deleted, and saved, after this record: nothing left to edit
+    if record.kind is RecordKind.DELETE:
+        project.remove_object(obj.id)
+    elif record.kind is RecordKind.CATEGORY:
+        project.set_category(obj.id, record.value)
+    else:
+        obj.visible = record.value
+    recovery.edited_object_ids.append(record.object_id)
+
+
+def _apply_object(project: Project, record: ObjectRecord, recovery: Recovery) -> None:
     recovery.in_progress = None
-    check_rle(record["rle"])
-    mask = decode_rle(record["rle"])
-    clicks = [Click.from_json(click) for click in record["clicks"]]
-    object_id = int(record["id"])
-    if record.get("replaces"):
+    if record.replaces:
         try:
-            project.replace_mask(object_id, mask, clicks)
+            project.replace_mask(record.object_id, decode_rle(record.rle), record.clicks)
         except KeyError:
             return  # deleted, and saved, after the correction
-        recovery.restored_object_ids.append(object_id)
+        recovery.restored_object_ids.append(record.object_id)
         return
     try:
-        project.find_object(object_id)
+        project.find_object(record.object_id)
         return  # saved already: the crash came between the save and the checkpoint
     except KeyError:
         pass
-    obj = project.add_object(record["file"], mask, record["category"], record["source"],
-                             clicks, object_id)
+    obj = project.add_object(record.file_name, decode_rle(record.rle), record.category,
+                             record.source, record.clicks, record.object_id)
     recovery.restored_object_ids.append(obj.id)
-
-
-def _set_visible(project: Project, obj: AnnotatedObject, record: dict) -> None:
-    if not isinstance(record["visible"], bool):
-        raise TypeError(f"'visible' must be true or false, not {record['visible']!r}")
-    obj.visible = record["visible"]
-
-
-def _set_category(project: Project, obj: AnnotatedObject, record: dict) -> None:
-    if not isinstance(record["category"], str):
-        raise TypeError(f"'category' must be a name, not {record['category']!r}")
-    project.set_category(obj.id, record["category"])
-
-
-# record kind -> how replay applies it to the object the record names
-_EDITS = {
-    "delete": lambda project, obj, record: project.remove_object(obj.id),
-    "category": _set_category,
-    "visible": _set_visible,
-}
 
 
 def _project_key(project: Project) -> str:

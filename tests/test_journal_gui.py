@@ -51,6 +51,7 @@ def _crash(win: MainWindow) -> None:
     controller = win.controller
     controller.project.journal._close_file()
     controller.project.journal = None
+    controller.project.release_lock()  # the system ends a killed process's lock
     controller._worker.shutdown()
 
 

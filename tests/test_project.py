@@ -60,7 +60,9 @@ def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
     for _ in range(3):
         project.add_object("a.png", _square(), "cat")
         project.save()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", PROJECT_FILE_NAME]
+    # The lock file stays (deleting it on release would let two processes lock two files).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", PROJECT_FILE_NAME,
+                                                          f"{PROJECT_FILE_NAME}.lock"]
 
 
 def test_replace_rename_remove(tmp_path: Path) -> None:
