@@ -133,6 +133,7 @@ class Project:
         self._present: list[str] = []  # file names in the folder's order, see sync_with_folder
         self.journal: Journal | None = None  # crash journal, checkpointed by save()
         self.lock: ProjectLock | None = None  # held while open for editing, see open_folder
+        self._editing = False  # open for editing: hold the lock of wherever it is saved
         # The project file at a path as this project last read or wrote it (None: there was
         # none), so that a save never replaces changes it did not read.
         self._on_disk: tuple[Path, FileStamp | None] | None = None
@@ -147,7 +148,8 @@ class Project:
         ``lock``: hold the project's lock until :meth:`release_lock`, as a program that
         edits the project must (a reader, such as an export, need not); raises
         :class:`ProjectLocked`, naming the holder, when another has it. The temporary files
-        that interrupted saves left are removed then.
+        that interrupted saves left are removed then. A project in a place that cannot be
+        locked (nor written) takes the lock where it is first saved.
         """
         folder = Path(folder).resolve()
         if not folder.is_dir():
@@ -155,7 +157,8 @@ class Project:
         held = None
         if lock:
             read_from, path, held = lock_project_location(folder, project_path)
-            remove_stale_temporary_files(path)
+            if held is not None:
+                remove_stale_temporary_files(path)
         else:
             read_from, path = project_location(folder, project_path)
         try:
@@ -168,7 +171,7 @@ class Project:
                     project.path = path
                     project._on_disk = (path, FileStamp.of(path))
             project.root = folder
-            project.lock = held
+            project.lock, project._editing = held, lock
             try:
                 project.sync_with_folder()
             except OSError as exc:
@@ -263,21 +266,23 @@ class Project:
                 self.journal.checkpoint()
 
     def hold_lock(self) -> None:
-        """Hold the project's lock from now on; raises :class:`ProjectLocked` (see
-        :meth:`open_folder`)."""
+        """Hold the project's lock from now on, as :meth:`open_folder` with ``lock``; raises
+        :class:`ProjectLocked` (its saves are refused then, until it is free again)."""
+        self._editing = True
         if self.lock is None:
             self.lock = ProjectLock.acquire(self.path)
 
     def release_lock(self) -> None:
         """Let other programs open the project for editing."""
+        self._editing = False
         if self.lock is not None:
             self.lock.release()
             self.lock = None
 
     @contextmanager
     def _holding_lock(self) -> Iterator[None]:
-        """Hold the lock of the file about to be written: the project's own, which follows
-        the project to a new path; for a project opened without it, one for this save."""
+        """Hold the lock of the file about to be written: a project open for editing takes
+        it along to a new path (and keeps it); one opened without it holds it for this save."""
         if self.lock is not None and same_file_path(self.lock.project_path, self.path):
             yield
             return
@@ -287,11 +292,13 @@ class Project:
         except BaseException:
             taken.release()
             raise
-        if self.lock is None:
-            taken.release()
-        else:
+        if self.lock is not None:
             self.lock.release()
+            self.lock = None
+        if self._editing:
             self.lock = taken
+        else:
+            taken.release()
 
     def _check_unchanged(self) -> None:
         if self._on_disk is None or not same_file_path(self._on_disk[0], self.path):

@@ -31,22 +31,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def temporary_files(path: str | os.PathLike) -> list[Path]:
-    """The temporary files that writes of ``path`` killed before their rename left beside it.
+def temporary_files(directory: str | os.PathLike, names: list[str]) -> list[Path]:
+    """The temporary files that writes of the files ``names`` of ``directory`` left there
+    when they were killed before their rename.
 
     Only names :func:`atomic_write_bytes` gives (``mkstemp``: the prefix, 8 random letters,
-    digits or underscores, the suffix) are listed. Another process writing ``path`` right
-    now has one too: remove them only while nobody else can be writing ``path``.
+    digits or underscores, the suffix) are listed. Another process writing one of the files
+    right now has one too: remove them only while nobody else can be writing them.
     """
-    path = Path(path)
-    name = re.compile(re.escape(_temporary_prefix(path)) + r"[a-z0-9_]{8}"
-                      + re.escape(_TEMPORARY_SUFFIX))
+    directory = Path(directory)
+    prefixes = "|".join(re.escape(_temporary_prefix(directory / name)) for name in names)
+    pattern = re.compile(f"(?:{prefixes})[a-z0-9_]{{8}}{re.escape(_TEMPORARY_SUFFIX)}")
     try:
-        entries = list(os.scandir(path.parent))
+        entries = list(os.scandir(directory))  # one pass: the folder may hold 100k images
     except OSError:
         return []
     return [Path(entry.path) for entry in entries
-            if name.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)]
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)]
 
 
 def _temporary_prefix(path: Path) -> str:

@@ -116,13 +116,13 @@ def remove_stale_temporary_files(project_path: str | os.PathLike) -> list[Path]:
     the paths removed. Only the holder of the project's lock may call this: any other
     process's save would be in flight."""
     removed = []
-    for path in companion_files(project_path).values():
-        for temporary in temporary_files(path):
-            try:
-                temporary.unlink()
-            except OSError:
-                continue  # gone already, or not ours to remove: it does no harm
-            removed.append(temporary)
+    names = [path.name for path in companion_files(project_path).values()]
+    for temporary in temporary_files(Path(project_path).parent, names):
+        try:
+            temporary.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove: it does no harm
+        removed.append(temporary)
     return removed
 
 

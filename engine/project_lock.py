@@ -111,13 +111,17 @@ class ProjectLock:
 
 
 def lock_project_location(folder: Path, project_path: str | os.PathLike | None
-                          ) -> tuple[Path | None, Path, ProjectLock]:
+                          ) -> tuple[Path | None, Path, ProjectLock | None]:
     """:func:`~engine.project_files.project_location` with the lock of the file to save
-    held. A process saving between the look and the lock can change which file is the
-    newest: look again under the lock."""
+    held; None when it cannot be made there (a folder that cannot be written: the project
+    is saved, and locked, elsewhere). A process saving between the look and the lock can
+    change which file is the newest: look again under the lock."""
     for _ in range(3):
         read_from, path = project_location(folder, project_path)
-        held = ProjectLock.acquire(path)
+        try:
+            held = ProjectLock.acquire(path)
+        except OSError:
+            return read_from, path, None
         if project_location(folder, project_path) == (read_from, path):
             return read_from, path, held
         held.release()

@@ -18,8 +18,8 @@ import pytest
 from annotator.cli import main
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.journal import Journal, journal_path
-from engine.project_files import ProjectChanged, holder_path, lock_path
-from engine.project_lock import LockHolder, ProjectLocked
+from engine.project_files import ProjectChanged, holder_path, lock_path, same_file_path
+from engine.project_lock import LockHolder, ProjectLock, ProjectLocked
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,3 +248,25 @@ def test_temporary_files_are_kept_while_another_process_holds_the_project(folder
     with pytest.raises(ProjectLocked):
         Project.open_folder(folder, lock=True)
     assert Path(name).exists()  # it may be the holder's save in flight
+
+
+def test_a_project_in_a_place_that_cannot_be_locked_takes_the_lock_where_it_is_saved(
+        folder: Path, tmp_path: Path, monkeypatch) -> None:
+    read_only = tmp_path / "media"
+    read_only.mkdir()
+    Project.open_folder(folder, read_only / "p.json").save()
+    acquire = ProjectLock.acquire.__func__
+
+    def refuse_on_media(cls, project_path):
+        if Path(project_path).parent == read_only:
+            raise PermissionError(13, "Permission denied", str(lock_path(project_path)))
+        return acquire(cls, project_path)
+
+    monkeypatch.setattr(ProjectLock, "acquire", classmethod(refuse_on_media))
+    project = Project.open_folder(folder, read_only / "p.json", lock=True)  # opens: read it
+    assert project.lock is None
+    project.path = tmp_path / "elsewhere.json"  # where the GUI saves what it cannot save there
+    project.save()
+    assert same_file_path(project.lock.project_path, project.path)
+    with pytest.raises(ProjectLocked):
+        Project.open_folder(folder, project.path, lock=True)
