@@ -239,8 +239,10 @@ class SessionController(QObject):
         assert self.project is not None
         # The old journal stays beside the old file until the new file is written.
         journal, self.project.journal = self.project.journal, None
-        self.project.path = Path(path)
+        old, self.project.path = self.project.path, Path(path)
         saved = self._save()
+        if not saved:
+            self.project.path = old  # still saved where it was (another may have it open)
         if journal is not None:
             self.project.journal = journal
             if saved:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from engine.annotations import SOURCES, is_click_json
 from engine.clicks import Click
@@ -74,7 +74,7 @@ class EditRecord:
     value: str | bool | None  # the category's name, the visibility; None for a delete
 
 
-Record = Union[ObjectRecord, EditRecord, InProgress]
+Record = ObjectRecord | EditRecord | InProgress
 
 
 def read_record(raw: Any, project: Project) -> Record:

@@ -270,3 +270,26 @@ def test_a_project_in_a_place_that_cannot_be_locked_takes_the_lock_where_it_is_s
     assert same_file_path(project.lock.project_path, project.path)
     with pytest.raises(ProjectLocked):
         Project.open_folder(folder, project.path, lock=True)
+
+
+@pytest.mark.gui
+def test_save_as_onto_a_project_open_elsewhere_is_refused(qtbot, folder: Path,
+                                                         tmp_path: Path) -> None:
+    from annotator.controller import SessionController
+
+    elsewhere = tmp_path / "elsewhere.json"
+    taken = Project.open_folder(folder, elsewhere, lock=True)
+    controller = SessionController()
+    errors: list[str] = []
+    controller.error.connect(errors.append)
+    try:
+        controller.open_folder(folder)
+        old = controller.project.path
+        assert not controller.save_project_as(elsewhere)
+        assert len(errors) == 1 and f"process {os.getpid()}" in errors[0]
+        assert controller.project.path == old and not elsewhere.exists()
+        controller.add_category("still saved")
+        assert [c.name for c in Project.load(old).categories] == ["still saved"]
+    finally:
+        controller.shutdown()
+        taken.release_lock()
