@@ -92,10 +92,6 @@ class ProjectLock:
                               json.dumps(asdict(LockHolder.this_process())))
         return cls(project_path, file_lock)
 
-    @property
-    def held(self) -> bool:
-        return self._file_lock is not None
-
     def release(self) -> None:
         """Let others open the project (nothing happens when it was released already)."""
         if self._file_lock is None:
