@@ -30,6 +30,7 @@ from engine.project_files import (PROJECT_FILE_NAME, FileStamp, ProjectChanged, 
                                   remove_stale_temporary_files, same_file_path,
                                   saved_project_paths)
 from engine.project_lock import ProjectLock, lock_project_location
+from engine.regular_file import open_regular
 
 if TYPE_CHECKING:
     from engine.journal import Journal
@@ -192,7 +193,7 @@ class Project:
         """
         path = Path(path)
         try:
-            with open(path, "rb") as file:
+            with open_regular(path) as file:
                 stamp = FileStamp.of_stat(os.fstat(file.fileno()))  # of the version read
                 data = json.loads(file.read().decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -9,7 +9,11 @@ importing the class path written in it:
   (a list of them is an RITM ensemble);
 - original f-BRS files are a bare state dict, told apart by their keys and shapes.
 
-Files may be xz-compressed (``.xz``); they are decompressed in memory.
+Files may be xz-compressed (``.xz``); they are decompressed in memory. What is read and
+inflated is bounded (:data:`MAX_CHECKPOINT_BYTES`) before it is read or inflated, and a
+config's parameters and every tensor's shape are checked against the network before any
+real network is built (``engine.model_config``): a bad file is a :class:`CheckpointError`
+naming the parameter or tensor, never a raw RuntimeError or a huge allocation.
 """
 from __future__ import annotations
 
@@ -24,6 +28,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from engine.model_config import config_problems
+from engine.regular_file import FileTooLarge, read_regular_file
+
+# The largest released checkpoint is 223 MB (f-BRS resnet101_dh256_sbd.pth); torch's zip
+# format stores tensors uncompressed. Twice that covers any file of these architectures;
+# a larger file, or one that inflates past it, is refused before it is read or inflated.
+MAX_CHECKPOINT_BYTES = 512 * 2**20
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_ZIP_MAGIC = b"PK\x03\x04"
 
 _HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
 _SEGFORMER_CLASS = "isegm.model.is_segformer_model.SegFormerModel"
@@ -84,18 +98,8 @@ def identify(data: Any, name: str = "the checkpoint") -> CheckpointInfo:
 
 
 def _load(path: Path) -> Any:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if raw.startswith(b"\xfd7zXZ\x00"):
-        try:
-            raw = lzma.decompress(raw)
-        except lzma.LZMAError as exc:
-            raise CheckpointError(f"{path.name} is a damaged xz file: {exc}") from exc
-    if not raw:
-        raise CheckpointError(f"{path.name} is empty")
-    if not raw.startswith((b"PK\x03\x04", b"\x80")):
+    raw = _read_bounded(path)
+    if not raw.startswith((_ZIP_MAGIC, b"\x80")):
         # Neither torch's zip format nor its legacy pickle stream (protocol >= 2).
         raise CheckpointError(f"{path.name} is not a PyTorch checkpoint (it is neither a "
                               "torch zip archive nor a pickle stream)")
@@ -111,6 +115,58 @@ def _load(path: Path) -> Any:
         raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint "
                               f"(damaged, truncated or another kind of file): "
                               f"{_first_line(exc)}") from exc
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, inflated if xz-compressed; nothing larger than the limit is read,
+    inflated, or (zip members, by their declared sizes) left for torch to inflate."""
+    try:
+        raw = read_regular_file(path, MAX_CHECKPOINT_BYTES)
+    except FileTooLarge as exc:
+        raise CheckpointError(f"{path.name} was refused: {exc.strerror}; {_LIMIT_NOTE}") from exc
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if raw.startswith(_XZ_MAGIC):
+        raw = _inflate_xz(raw, path.name)
+    if not raw:
+        raise CheckpointError(f"{path.name} is empty")
+    if raw.startswith(_ZIP_MAGIC):
+        try:
+            declared = sum(member.file_size for member in
+                           zipfile.ZipFile(io.BytesIO(raw)).infolist())
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise CheckpointError(f"{path.name} is a damaged zip archive: "
+                                  f"{_first_line(exc)}") from exc
+        if declared > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(f"{path.name} declares {declared / 1e6:,.1f} MB of content, "
+                                  f"refused before inflating it; {_LIMIT_NOTE}")
+    return raw
+
+
+def _inflate_xz(data: bytes, name: str) -> bytes:
+    """Decompress every xz stream in ``data``, stopping as soon as the output passes the limit."""
+    out = bytearray()
+    while data:
+        decompressor = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+        try:
+            while not decompressor.eof:
+                room = MAX_CHECKPOINT_BYTES + 1 - len(out)
+                out += decompressor.decompress(data, max_length=room)
+                data = b""  # the decompressor keeps what it has not used yet
+                if len(out) > MAX_CHECKPOINT_BYTES:
+                    raise CheckpointError(f"{name} decompresses to more than "
+                                          f"{MAX_CHECKPOINT_BYTES / 1e6:,.1f} MB, refused "
+                                          f"there; {_LIMIT_NOTE}")
+                if decompressor.needs_input:
+                    raise CheckpointError(f"{name} is a truncated xz file")
+        except lzma.LZMAError as exc:
+            raise CheckpointError(f"{name} is a damaged xz file: {exc}") from exc
+        data = decompressor.unused_data.lstrip(b"\x00")  # streams may be zero-padded
+    return bytes(out)
+
+
+_LIMIT_NOTE = (f"no click-model checkpoint is that large: Clickmask reads checkpoints of up "
+               f"to {MAX_CHECKPOINT_BYTES / 1e6:,.1f} MB (the largest released one is 223 MB)")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -132,25 +188,37 @@ def _identify_isegm(data: Mapping, name: str) -> CheckpointInfo:
         raise CheckpointError(f"{name} has malformed config parameters: {exc!r}") from exc
     cls = config["class"]
     if cls == _SEGFORMER_CLASS:
+        _check_config("focalclick", "segformer", params, name)
         version = str(params.get("model_version", "?")).upper()
         pipeline = str(params.get("pipeline_version", "?")).upper()
         return CheckpointInfo("focalclick", "segformer",
                               f"FocalClick SegFormer-{version} {pipeline}", params, state_dict)
     if cls == _HRNET_CLASS:
+        # Only FocalClick's HRNetModel has a pipeline.
+        family = "focalclick" if "pipeline_version" in params else "ritm"
+        _check_config(family, "hrnet", params, name)
         variant = _HRNET_NAMES.get((params.get("width"), bool(params.get("small"))),
                                    f"HRNet-{params.get('width')}")
-        if "pipeline_version" in params:  # only FocalClick's HRNetModel has a pipeline
+        if family == "focalclick":
             pipeline = str(params["pipeline_version"]).upper()
             return CheckpointInfo("focalclick", "hrnet", f"FocalClick {variant} {pipeline}",
                                   params, state_dict)
         kind = "ITER-M (previous mask)" if params.get("with_prev_mask") else "baseline"
         return CheckpointInfo("ritm", "hrnet", f"RITM {variant} {kind}", params, state_dict)
     if cls == _DEEPLAB_CLASS:
+        _check_config("ritm", "deeplab", params, name)
         backbone = str(params.get("backbone", "resnet50"))
         return CheckpointInfo("ritm", "deeplab", f"RITM DeepLabV3+ {backbone}", params,
                               state_dict)
     raise CheckpointError(f"{name} is a checkpoint of an unknown model class {cls!r}; "
                           "Clickmask reads RITM, FocalClick and f-BRS files")
+
+
+def _check_config(family: str, architecture: str, params: Mapping[str, Any],
+                  name: str) -> None:
+    problems = config_problems(family, architecture, params)
+    if problems:
+        raise CheckpointError(f"{name} has an unusable config: {'; '.join(problems)}")
 
 
 def _identify_fbrs(state_dict: Mapping[str, torch.Tensor], name: str) -> CheckpointInfo:
@@ -161,12 +229,14 @@ def _identify_fbrs(state_dict: Mapping[str, torch.Tensor], name: str) -> Checkpo
         raise CheckpointError(f"{name} is a bare state dict but not an f-BRS checkpoint "
                               "(no distance-map fusion block 'rgb_conv')")
     if any("feature_extractor.stage2.0.branches" in key for key in state_dict):
-        width = state_dict["feature_extractor.stage2.0.branches.0.0.conv1.weight"].shape[0]
-        ocr = next(v.shape[0] for k, v in state_dict.items()
-                   if k.endswith("ocr_distri_head.object_context_block.f_down.1.0.bias"))
+        width = _channels(state_dict, "feature_extractor.stage2.0.branches.0.0.conv1.weight",
+                          name)
+        ocr = _channels(state_dict, "ocr_distri_head.object_context_block.f_down.1.0.bias",
+                        name)
         small = sum("feature_extractor." in k for k in state_dict) < 1800
-        params = {"width": int(width), "ocr_width": int(ocr), "small": small}
-        variant = _HRNET_NAMES.get((params["width"], small), f"HRNet-{width}")
+        params = {"width": width, "ocr_width": ocr, "small": small}
+        _check_config("fbrs", "hrnet", params, name)
+        variant = _HRNET_NAMES.get((width, small), f"HRNet-{width}")
         return CheckpointInfo("fbrs", "hrnet", f"f-BRS {variant} (OCR {ocr})", params,
                               state_dict)
     backbone_keys = [k for k in state_dict
@@ -176,10 +246,21 @@ def _identify_fbrs(state_dict: Mapping[str, torch.Tensor], name: str) -> Checkpo
     if depth is None or not backbone_keys:
         raise CheckpointError(f"{name} looks like an f-BRS DeepLab file but its backbone "
                               f"({len(backbone_keys)} tensors) matches no ResNet we know")
-    deeplab_ch = next(v.shape[0] for k, v in state_dict.items() if "aspp.project.0.weight" in k)
-    params = {"backbone": f"resnet{depth}", "deeplab_ch": int(deeplab_ch)}
+    deeplab_ch = _channels(state_dict, "aspp.project.0.weight", name)
+    params = {"backbone": f"resnet{depth}", "deeplab_ch": deeplab_ch}
+    _check_config("fbrs", "deeplab", params, name)
     return CheckpointInfo("fbrs", "deeplab", f"f-BRS DeepLabV3+ ResNet-{depth} "
                           f"(dh{deeplab_ch})", params, state_dict)
+
+
+def _channels(state_dict: Mapping[str, torch.Tensor], key_part: str, name: str) -> int:
+    """The first dimension of the first tensor whose key contains ``key_part`` (f-BRS files
+    store no config: their parameters are read off the tensors)."""
+    key, tensor = next(((k, v) for k, v in state_dict.items() if key_part in k), (None, None))
+    if tensor is None or tensor.dim() == 0:
+        raise CheckpointError(f"{name} looks like an f-BRS file but has no usable tensor "
+                              f"'{key or key_part}' to read its size from")
+    return int(tensor.shape[0])
 
 
 def _ritm_hrnet(params: dict[str, Any]) -> torch.nn.Module:
@@ -256,21 +337,62 @@ def build_model(info: CheckpointInfo, device: str | torch.device = "cpu",
         runnable = ", ".join(f"{f} {a}" for f, a in MODEL_CONSTRUCTORS)
         raise CheckpointError(f"this file is a {info.title} checkpoint; Clickmask does not "
                               f"run that architecture yet: pick one of: {runnable}")
+    params = {**info.params, **overrides}
+    _check_config(info.family, info.architecture, params, info.title)
+    # The network is first built on the meta device, which allocates nothing: the file's
+    # tensors are checked against its shapes before a real one is built and filled.
+    with torch.device("meta"):
+        skeleton = _construct_checked(constructor, params, info.title)
+    _check_tensors(skeleton, info.state_dict, info.title)
+    model = _construct_checked(constructor, params, info.title)
     try:
-        model = constructor({**info.params, **overrides})
-    except (TypeError, ValueError, NotImplementedError, KeyError) as exc:
-        raise CheckpointError(f"{info.title}: unsupported configuration: {exc}") from exc
-    result = model.load_state_dict(info.state_dict, strict=False)
-    problems = [_key_summary(kind, keys) for kind, keys in
-                (("missing", result.missing_keys), ("unexpected", result.unexpected_keys)) if keys]
-    if problems:
-        raise CheckpointError(f"{info.title}: the weights do not fit the architecture its "
-                              f"config describes ({'; '.join(problems)})")
+        model.load_state_dict(info.state_dict, strict=False)  # keys and shapes checked above
+    except RuntimeError as exc:
+        raise CheckpointError(f"{info.title}: the weights cannot be loaded: "
+                              f"{_first_line(exc)}") from exc
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.to(device).eval()
 
 
-def _key_summary(kind: str, keys: list[str]) -> str:
-    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-    return f"{len(keys)} {kind}: {shown}"
+def _construct_checked(constructor: Callable[[dict[str, Any]], torch.nn.Module],
+                       params: dict[str, Any], title: str) -> torch.nn.Module:
+    try:
+        return constructor(params)
+    except (TypeError, ValueError, NotImplementedError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{title}: unsupported configuration: {_first_line(exc)}") \
+            from exc
+
+
+def _check_tensors(skeleton: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
+                   title: str) -> None:
+    """Every tensor of the file has the shape the network needs, and none is missing or
+    left over; the error names them."""
+    expected = skeleton.state_dict()
+    wrong = [f"'{key}' is {_shape(tensor)} in the file but the network needs "
+             f"{_shape(expected[key])}" for key, tensor in state_dict.items()
+             if key in expected and tensor.shape != expected[key].shape]
+    wrong += [f"'{key}' holds {tensor.dtype} values where the network needs "
+              f"{expected[key].dtype}" for key, tensor in state_dict.items()
+              if key in expected and expected[key].is_floating_point()
+              and not tensor.is_floating_point()]
+    if wrong:
+        raise CheckpointError(f"{title}: the weights do not fit the architecture its config "
+                              f"describes: tensor {_first_three(wrong)}")
+    # Loading into the skeleton (assigning, nothing is copied) lists the missing and
+    # unexpected keys as the real load would, BatchNorm's optional counters included.
+    result = skeleton.load_state_dict(state_dict, strict=False, assign=True)
+    problems = [f"{len(keys)} {kind}: {_first_three(keys)}" for kind, keys in
+                (("missing", result.missing_keys), ("unexpected", result.unexpected_keys))
+                if keys]
+    if problems:
+        raise CheckpointError(f"{title}: the weights do not fit the architecture its "
+                              f"config describes ({'; '.join(problems)})")
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "x".join(map(str, tensor.shape)) or "a scalar"
+
+
+def _first_three(items: list[str]) -> str:
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")

@@ -44,6 +44,7 @@ from engine.masks import (
     mask_bbox,
     mask_iou,
 )
+from engine.regular_file import read_regular_file
 
 # The traced polygons reproduce a hole-free mask exactly in almost every case (pixel-corner
 # outlines rasterise back pixel for pixel), so this threshold only bites where a polygon
@@ -497,7 +498,7 @@ def import_coco(project: Project, coco_path: str | os.PathLike) -> ImportReport:
 
 def _read_coco_json(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_regular_file(path).decode("utf-8-sig")
     except OSError as exc:
         raise CocoFormatError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:

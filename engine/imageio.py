@@ -10,26 +10,32 @@ vague error or (depending on the OpenCV version) fill the missing rows with gray
 object annotated on a half-gray picture is silently wrong. A JPEG that is complete but
 damaged inside its compressed data still decodes, with libjpeg's own warning on stderr;
 finding that would mean decoding twice.
+
+Only regular files are read (a FIFO or a device behind an image's name is refused at once,
+see ``engine.regular_file``), and only the formats whose header gives the image's size
+(``engine.image_headers``): an image of more than :func:`max_image_pixels` pixels is
+refused before it is decoded.
 """
 from __future__ import annotations
 
 import os
 import re
-import struct
 import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from engine.image_headers import ImageHeader, format_name, read_header
+from engine.regular_file import NotRegularFile, read_regular_file
+
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 _TRUNCATED = ("the file is truncated: its data ends before the image does "
               "(it may have been cut off while copying or downloading)")
 
-# The EXIF Orientation tag, and for each of its values (transpose, flip rows, flip columns)
-# that turns the stored pixels upright. Value 1 (and any unknown value) means as stored.
-_ORIENTATION_TAG = 0x0112
+# For each EXIF orientation (transpose, flip rows, flip columns) that turns the stored
+# pixels upright. Value 1 (and any unknown value) means as stored.
 _ORIENTATION_FIX = {
     2: (False, False, True),   # mirrored left-right
     3: (False, True, True),    # rotated 180 degrees
@@ -39,6 +45,12 @@ _ORIENTATION_FIX = {
     7: (True, True, True),     # transversed
     8: (True, True, False),    # shown after turning 90 degrees counter-clockwise
 }
+
+# The largest image opened unless CLICKMASK_MAX_IMAGE_PIXELS says otherwise: 500 million
+# pixels (1.5 GB decoded as RGB) opens a 20000 x 20000 image (400 million), as the README
+# promises, and refuses a 30000 x 30000 decompression bomb (900 million).
+MAX_IMAGE_PIXELS_ENV = "CLICKMASK_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_IMAGE_PIXELS = 500_000_000
 
 # Major brands of HEIF files that OpenCV has no decoder for (AVIF, also HEIF-based, it has).
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -60,14 +72,27 @@ class ImageLoadError(Exception):
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as an upright ``H x W x 3`` uint8 RGB array (C-contiguous).
 
-    Raises :class:`ImageLoadError` when the file is missing, unreadable, empty,
-    truncated, damaged, not an image, of an unsupported kind or too large.
+    Raises :class:`ImageLoadError` when the file is missing, unreadable, not a regular file,
+    empty, truncated, damaged, not an image, of an unsupported kind or too large.
     """
     path = Path(path)
     data = _read_file(path)
-    orientation = _inspect(path, data)
+    header = _checked_header(path, data)
     image = _decode(path, data)
-    return _apply_orientation(_to_rgb(path, image), orientation)
+    return _apply_orientation(_to_rgb(path, image), header.orientation)
+
+
+def max_image_pixels() -> int:
+    """The most pixels :func:`load_image` decodes: ``CLICKMASK_MAX_IMAGE_PIXELS`` if set,
+    else :data:`DEFAULT_MAX_IMAGE_PIXELS`. Raises ``ValueError`` for a setting that is not
+    a positive whole number."""
+    setting = os.environ.get(MAX_IMAGE_PIXELS_ENV, "").strip().replace("_", "")
+    if not setting:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    if not setting.isdecimal() or int(setting) <= 0:
+        raise ValueError(f"{MAX_IMAGE_PIXELS_ENV}={os.environ[MAX_IMAGE_PIXELS_ENV]!r} is not "
+                         "a positive whole number of pixels")
+    return int(setting)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -93,15 +118,15 @@ def _natural_key(path: Path) -> tuple:
 
 
 def _read_file(path: Path) -> bytes:
-    # Python's own file reading takes any path (non-ASCII, spaces) just as np.fromfile
-    # does, and gives the bytes the header checks need without a second copy.
+    # Takes any path (non-ASCII, spaces) just as np.fromfile does, gives the bytes the
+    # header checks need without a second copy, and never blocks on a FIFO.
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path)
     except FileNotFoundError:
         raise ImageLoadError(
             path, "the file does not exist (it may have been moved or deleted)") from None
-    except IsADirectoryError:
-        raise ImageLoadError(path, "it is a folder, not an image file") from None
+    except NotRegularFile as error:  # a folder, a FIFO, a device...
+        raise ImageLoadError(path, error.strerror) from None
     except PermissionError:
         raise ImageLoadError(path, "permission denied: the file cannot be read") from None
     except MemoryError:
@@ -113,135 +138,30 @@ def _read_file(path: Path) -> bytes:
     return data
 
 
-def _format_name(data: bytes) -> str | None:
-    """The container format by its signature, for the formats whose headers are checked."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "TIFF"
-    if data.startswith(b"BM"):
-        return "BMP"
-    return None
-
-
-def _inspect(path: Path, data: bytes) -> int:
-    """Check that a JPEG, PNG or WebP file is complete and return its EXIF orientation.
-
-    Other formats give 1: OpenCV's TIFF decoder applies the TIFF orientation tag itself,
-    and BMP has none.
-    """
-    kind = _format_name(data)
-    if kind == "JPEG":
-        orientation = _inspect_jpeg(data)
-    elif kind == "PNG":
-        orientation = _inspect_png(data)
-    elif kind == "WebP":
-        orientation = _inspect_webp(data)
-    else:
-        return 1
-    if orientation is None:
+def _checked_header(path: Path, data: bytes) -> ImageHeader:
+    """The header of a file complete, of a known format and not too large to decode."""
+    header = read_header(data)
+    if header is None:
+        raise ImageLoadError(path, _undecodable_reason(data))
+    if not header.complete:
         raise ImageLoadError(path, _TRUNCATED)
-    return orientation
+    if header.size is None:
+        raise ImageLoadError(path, _undecodable_reason(data))
+    try:
+        limit = max_image_pixels()
+    except ValueError as error:
+        raise ImageLoadError(path, f"the image size limit is not set right: {error}") from None
+    width, height = header.size
+    if width * height > limit:
+        raise ImageLoadError(
+            path, f"the image is {width} x {height} = {_count(width * height)} pixels, more "
+                  f"than the {_count(limit)} Clickmask opens; it may be a decompression bomb "
+                  f"(set {MAX_IMAGE_PIXELS_ENV} to open larger images)")
+    return header
 
 
-def _inspect_jpeg(data: bytes) -> int | None:
-    """Orientation of a JPEG, or None when the file ends early.
-
-    Walks the marker segments up to the first scan, then looks for the end-of-image
-    marker: inside compressed data every 0xFF byte is escaped, so 0xFFD9 after the scan
-    start can only be the real end (an EXIF thumbnail's end marker lies before it).
-    """
-    orientation = 1
-    pos = 2
-    size = len(data)
-    while pos + 4 <= size:
-        if data[pos] != 0xFF:
-            return orientation  # malformed: let the decoder judge it
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            pos += 2
-            continue
-        if marker == 0xD9:
-            return orientation
-        (length,) = struct.unpack_from(">H", data, pos + 2)
-        if length < 2:
-            return orientation
-        end = pos + 2 + length
-        if end > size:
-            return None
-        if marker == 0xDA:
-            return orientation if data.find(b"\xff\xd9", end) >= 0 else None
-        if marker == 0xE1 and orientation == 1 and data.startswith(b"Exif\x00", pos + 4):
-            orientation = _exif_orientation(data[pos + 10:end])
-        pos = end
-    return None
-
-
-def _inspect_png(data: bytes) -> int | None:
-    """Orientation of a PNG (its eXIf chunk), or None when the chunks stop before IEND."""
-    orientation = 1
-    pos = 8
-    size = len(data)
-    while pos + 8 <= size:
-        length, chunk_type = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length  # length, type, data, CRC
-        if end > size:
-            return None
-        if chunk_type == b"IEND":
-            return orientation
-        if chunk_type == b"eXIf":
-            orientation = _exif_orientation(data[pos + 8:pos + 8 + length])
-        pos = end
-    return None
-
-
-def _inspect_webp(data: bytes) -> int | None:
-    """Orientation of a WebP (its EXIF chunk), or None when the RIFF data ends early."""
-    if len(data) < 12:
-        return None
-    (riff_size,) = struct.unpack_from("<I", data, 4)
-    end = 8 + riff_size
-    if end > len(data):
-        return None
-    pos = 12
-    while pos + 8 <= end:
-        chunk_type, length = struct.unpack_from("<4sI", data, pos)
-        if chunk_type == b"EXIF":
-            payload = data[pos + 8:pos + 8 + length]
-            # Some writers keep the JPEG-style "Exif\0\0" prefix in the chunk.
-            if payload.startswith(b"Exif\x00\x00"):
-                payload = payload[6:]
-            return _exif_orientation(payload)
-        pos += 8 + length + (length & 1)  # chunks are padded to an even size
-    return 1
-
-
-def _exif_orientation(tiff: bytes) -> int:
-    """The Orientation tag (1-8) of an EXIF block (a TIFF header and IFD0); 1 if absent or bad."""
-    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
-        return 1
-    order = "<" if tiff[:2] == b"II" else ">"
-    magic, ifd = struct.unpack_from(order + "HI", tiff, 2)
-    if magic != 42 or ifd + 2 > len(tiff):
-        return 1
-    (count,) = struct.unpack_from(order + "H", tiff, ifd)
-    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(tiff) - 11), 12):
-        tag, value_type, value_count = struct.unpack_from(order + "HHI", tiff, entry)
-        if tag != _ORIENTATION_TAG:
-            continue
-        # SHORT per the specification; some writers use LONG.
-        if value_count != 1 or value_type not in (3, 4):
-            return 1
-        (value,) = struct.unpack_from(order + ("H" if value_type == 3 else "I"), tiff, entry + 8)
-        return value if 1 <= value <= 8 else 1
-    return 1
+def _count(pixels: int) -> str:
+    return f"{pixels / 1e6:,.0f} million" if pixels >= 10**7 else f"{pixels:,}"
 
 
 class _QuietOpenCV:
@@ -293,7 +213,7 @@ def _decode(path: Path, data: bytes) -> np.ndarray:
 
 
 def _undecodable_reason(data: bytes) -> str:
-    kind = _format_name(data)
+    kind = format_name(data)
     if kind is not None:
         return f"the {kind} data is damaged and could not be decoded"
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:

@@ -39,6 +39,7 @@ from engine.journal_records import (EditRecord, InProgress, ObjectRecord, Record
                                     read_record)
 from engine.masks import decode_rle, encode_rle
 from engine.project_files import journal_path
+from engine.regular_file import open_regular, read_regular_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -136,7 +137,7 @@ class Journal:
                 lines.append(_progress_record(self._in_progress))
             self._close_file()
             atomic_write_bytes(self.path, b"".join(_line(record) for record in lines))
-            self._file = open(self.path, "ab")
+            self._file = open_regular(self.path, "ab")
 
     def relocate(self) -> None:
         """The project was saved under a new path: journal beside it, the old journal gone."""
@@ -187,7 +188,7 @@ def replay(project: Project) -> Recovery:
     path = journal_path(project.path)
     recovery = Recovery()
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except FileNotFoundError:
         return recovery
     except OSError as exc:

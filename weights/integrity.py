@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine.atomic import atomic_write_text
 from engine.paths import data_dir
+from engine.regular_file import open_regular, read_regular_file
 
 _CHUNK = 1 << 20
 RECORD_FILE = "weights-hashes.json"
@@ -33,11 +34,10 @@ class FileHashes:
 
 def hash_file(path: str | os.PathLike) -> FileHashes:
     """SHA-256 and git blob SHA-1 of ``path``."""
-    path = Path(path)
-    size = path.stat().st_size
-    sha256 = hashlib.sha256()
-    blob = hashlib.sha1(b"blob %d\0" % size)  # git's object header, then the content
-    with path.open("rb") as file:
+    with open_regular(path) as file:
+        size = os.fstat(file.fileno()).st_size
+        sha256 = hashlib.sha256()
+        blob = hashlib.sha1(b"blob %d\0" % size)  # git's object header, then the content
         while chunk := file.read(_CHUNK):
             sha256.update(chunk)
             blob.update(chunk)
@@ -63,7 +63,7 @@ def records_path() -> Path:
 def load_records() -> dict[str, TrustRecord]:
     """File name -> its record; an unreadable record file counts as empty (nothing trusted)."""
     try:
-        raw = json.loads(records_path().read_text(encoding="utf-8"))
+        raw = json.loads(read_regular_file(records_path()).decode("utf-8"))
         return {name: TrustRecord(**fields) for name, fields in raw.items()}
     except (OSError, ValueError, TypeError, AttributeError):
         return {}

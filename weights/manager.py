@@ -9,6 +9,9 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from stat import S_ISREG
+
+from engine.regular_file import not_regular_error, open_regular
 from weights.download import (ChecksumMismatch, DownloadError, ProgressCallback, download,
                               part_path)
 from weights.integrity import (FileHashes, TrustRecord, hash_file, load_records, new_record,
@@ -74,6 +77,10 @@ def entry_status(entry: ModelEntry, rehash: bool = False) -> EntryStatus:
                                f"{_mb(size)} kept; the next download resumes it")
         return EntryStatus(entry, State.NOT_DOWNLOADED, 0, _source_line(entry))
     stat = path.stat()
+    if not S_ISREG(stat.st_mode):  # hashing a FIFO would wait forever, a device read forever
+        return EntryStatus(entry, State.WRONG_FILE, 0,
+                           f"{not_regular_error(path, stat.st_mode).strerror}; delete it "
+                           "and download or import the checkpoint again")
     record = load_records().get(entry.checkpoint)
     if (not rehash and record is not None and record.size == stat.st_size
             and record.checked_mtime_ns == stat.st_mtime_ns):
@@ -94,7 +101,7 @@ def verify_entry(entry: ModelEntry) -> EntryStatus:
     """Rehash the entry's file and compare it with the known or recorded hash. A file with
     neither is recorded now (trust on first use), and the detail says so."""
     path = checkpoint_path(entry)
-    if not path.exists():
+    if not path.is_file():
         return entry_status(entry)
     record = load_records().get(entry.checkpoint)
     if record is None and not entry.git_blob:
@@ -232,7 +239,12 @@ def import_file(source: str | os.PathLike, name: str | None = None) -> ImportRes
                             f"record from {records_path()} only if you trust the new file")
     dest = checkpoint_path(entry)
     if dest.exists():
-        if hash_file(dest).sha256 == hashes.sha256:
+        try:
+            present = hash_file(dest).sha256
+        except OSError as exc:
+            raise ImportRefused(f"{dest} cannot be replaced: {exc.strerror or exc}; delete it "
+                                "first") from exc
+        if present == hashes.sha256:
             return ImportResult(entry, info.title, verify_entry(entry), True)
         raise ImportRefused(f"{dest} already exists with other content; delete it first to "
                             f"replace it with {source.name}")
@@ -271,7 +283,7 @@ def _copy_atomic(source: Path, dest: Path, expected: FileHashes) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        with source.open("rb") as src, os.fdopen(fd, "wb") as out:
+        with open_regular(source) as src, os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())

@@ -35,6 +35,7 @@ import numpy as np
 
 from engine.evaluation.clicker import IGNORE_LABEL
 from engine.imageio import IMAGE_EXTENSIONS, ImageLoadError, load_image
+from engine.regular_file import read_regular_file
 
 GRABCUT_IGNORE = 128
 VOC_IGNORE = 220  # gray level of VOC's void colour (224, 224, 192)
@@ -139,7 +140,7 @@ def coco_json(path: str | Path) -> Dataset:
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"cannot read the COCO file {path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
@@ -251,7 +252,10 @@ def _image(path: Path) -> np.ndarray:
 
 def _read_color(path: Path) -> np.ndarray:
     """A mask file as OpenCV reads it for the official code: BGR, palettes expanded."""
-    data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
+    try:
+        data = np.frombuffer(read_regular_file(path), dtype=np.uint8)
+    except OSError:
+        data = None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
     if image is None:
         raise DatasetError(f"cannot read the mask {path}")
