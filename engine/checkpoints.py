@@ -38,6 +38,7 @@ from engine.regular_file import FileTooLarge, read_regular_file
 MAX_CHECKPOINT_BYTES = 512 * 2**20
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 _ZIP_MAGIC = b"PK\x03\x04"
+_XZ_PIECE = 16 << 20
 
 _HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
 _SEGFORMER_CLASS = "isegm.model.is_segformer_model.SegFormerModel"
@@ -150,7 +151,8 @@ def _inflate_xz(data: bytes, name: str) -> bytes:
         decompressor = lzma.LZMADecompressor(lzma.FORMAT_XZ)
         try:
             while not decompressor.eof:
-                room = MAX_CHECKPOINT_BYTES + 1 - len(out)
+                # In pieces: one piece of the whole size would be held twice.
+                room = min(MAX_CHECKPOINT_BYTES + 1 - len(out), _XZ_PIECE)
                 out += decompressor.decompress(data, max_length=room)
                 data = b""  # the decompressor keeps what it has not used yet
                 if len(out) > MAX_CHECKPOINT_BYTES:

@@ -15,9 +15,11 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-# O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer (no effect on
-# regular files). O_NOCTTY: a terminal device never becomes our controlling terminal.
-_OPEN_FLAGS = (os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+# O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; it is cleared
+# again once the file is known to be regular. O_NOCTTY: a terminal device never becomes our
+# controlling terminal.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_OPEN_FLAGS = (getattr(os, "O_CLOEXEC", 0) | _NONBLOCK | getattr(os, "O_NOCTTY", 0)
                | getattr(os, "O_BINARY", 0))
 _MODE_FLAGS = {"rb": os.O_RDONLY, "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT}
 
@@ -73,6 +75,8 @@ def open_regular(path: str | os.PathLike, mode: Literal["rb", "ab"] = "rb") -> B
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise not_regular_error(path, info.st_mode)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, mode)
     except BaseException:
         os.close(fd)

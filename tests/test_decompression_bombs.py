@@ -3,8 +3,9 @@
 Images: the size in the header is checked against a pixel limit (500 million by default,
 CLICKMASK_MAX_IMAGE_PIXELS) before OpenCV allocates anything. Checkpoints: the file size
 is checked before reading, a zip's declared member sizes before torch inflates them, and an
-xz stream is inflated only up to the limit. The bombs are made cheaply: a huge size in a
-header over a few bytes of data, a forged declared size, a sparse file.
+xz stream is inflated only up to the limit. The bombs are valid files made cheaply: deflate
+streams of zeros made by repeating one MiB's blocks (a 30000 x 30000 PNG of 2.6 MB, a
+checkpoint of 600 KB holding a 600 MiB tensor), an xz of zeros, a sparse file.
 """
 from __future__ import annotations
 
@@ -34,13 +35,27 @@ def _png_chunk(chunk_type: bytes, payload: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(chunk_type + payload)))
 
 
+def _zeros_deflated(size: int, wbits: int = -15) -> bytes:
+    """A deflate stream (raw, or zlib-wrapped with ``wbits=15``) of ``size`` zero bytes,
+    made without compressing them: a full flush ends each MiB's blocks on a byte boundary
+    with nothing carried over, so one MiB's bytes can be repeated."""
+    unit = zlib.compressobj(9, zlib.DEFLATED, -15)
+    one_mib = unit.compress(bytes(1 << 20)) + unit.flush(zlib.Z_FULL_FLUSH)
+    rest = zlib.compressobj(9, zlib.DEFLATED, -15)
+    raw = one_mib * (size >> 20) + rest.compress(bytes(size & 0xFFFFF)) + rest.flush()
+    if wbits < 0:
+        return raw
+    adler = (size % 65521) << 16 | 1  # Adler-32 of zeros: the sum of ones, and one
+    return b"\x78\xda" + raw + struct.pack(">I", adler)
+
+
 def _png_bomb(width: int, height: int) -> bytes:
-    """An RGB PNG header of width x height over a few compressed zero rows: a real bomb of
-    this size is ~875 KB, this one is 80 bytes; either makes the decoder allocate it all."""
+    """A black RGB PNG of width x height, complete and valid: at 30000 x 30000, 2.6 MB
+    that decode to 2.7 GB."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = height * (1 + 3 * width)  # each row: filter type 0, then its pixels
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(bytes(4 * (1 + 3 * width))))
-            + _png_chunk(b"IEND", b""))
+            + _png_chunk(b"IDAT", _zeros_deflated(rows, wbits=15)) + _png_chunk(b"IEND", b""))
 
 
 def _big_tiff(width: int, height: int) -> bytes:
@@ -91,6 +106,8 @@ def test_the_pixel_limit_reads_every_formats_size(kind: str, tmp_path: Path,
 
 
 def test_a_png_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    (tmp_path / "small.png").write_bytes(_png_bomb(64, 48))  # a valid PNG, made the same way
+    assert load_image(tmp_path / "small.png").shape == (48, 64, 3)
     path = tmp_path / "bomb.png"
     path.write_bytes(_png_bomb(30000, 30000))
     tracemalloc.start()
@@ -104,7 +121,8 @@ def test_a_png_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
         "the image is 30000 x 30000 = 900 million pixels, more than the 500 million "
         f"Clickmask opens; it may be a decompression bomb (set {MAX_IMAGE_PIXELS_ENV} to "
         "open larger images)")
-    assert peak < 1 << 20  # nothing was decoded (numpy's buffers are traced too)
+    # The file's 2.6 MB were read, nothing was decoded (numpy's buffers are traced too).
+    assert peak < path.stat().st_size + (1 << 20)
 
 
 def test_the_default_limit_opens_the_readme_s_20000_square_image() -> None:
@@ -123,31 +141,51 @@ def test_a_wrong_limit_setting_is_named(setting: str, tmp_path: Path, monkeypatc
 
 
 # -- checkpoints -------------------------------------------------------------------------
-def _tiny_checkpoint() -> bytes:
+def _tiny_checkpoint(numel: int = 4) -> bytes:
     buffer = io.BytesIO()
-    torch.save({"state_dict": {"w": torch.zeros(4)}, "config": {}}, buffer)
+    torch.save({"state_dict": {"w": torch.zeros(numel, dtype=torch.uint8)}, "config": {}},
+               buffer)
     return buffer.getvalue()
 
 
-def _forge_declared_size(archive: bytes, member_suffix: str, size: int) -> bytes:
-    """The zip with ``size`` as the uncompressed size its headers declare for the member."""
-    with zipfile.ZipFile(io.BytesIO(archive)) as original:
-        info = next(i for i in original.infolist() if i.filename.endswith(member_suffix))
-    data = bytearray(archive)
-    struct.pack_into("<I", data, info.header_offset + 22, size)  # local header
-    entry = data.find(b"PK\x01\x02")
-    while entry >= 0:  # the member's central directory entry
-        (name_length,) = struct.unpack_from("<H", data, entry + 28)
-        if data[entry + 46:entry + 46 + name_length].decode() == info.filename:
-            struct.pack_into("<I", data, entry + 24, size)
-        entry = data.find(b"PK\x01\x02", entry + 4)
-    return bytes(data)
+def _zip_bomb_checkpoint(mebibytes: int) -> bytes:
+    """A valid torch checkpoint of a ``mebibytes`` MiB tensor whose storage is a deflated
+    member (torch writes its members stored; its reader inflates deflated ones all the same).
+    Made from one of 1 MiB: its pickle's sizes are rewritten, its storage is never built."""
+    one_mib = struct.pack("<i", 1 << 20)
+    with zipfile.ZipFile(io.BytesIO(_tiny_checkpoint(1 << 20))) as original:
+        members = [(info.filename, original.read(info).replace(
+            b"J" + one_mib, b"J" + struct.pack("<i", mebibytes << 20))
+            if info.filename.endswith("data.pkl") else original.read(info))
+            for info in original.infolist()]
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(bytes(1 << 20), crc)
+    local, central = bytearray(), bytearray()
+    for name, data in members:
+        is_bomb = name.endswith("/data/0")
+        method, size = (8, mebibytes << 20) if is_bomb else (0, len(data))
+        payload = _zeros_deflated(mebibytes << 20) if is_bomb else data
+        fields = (method, 0, 0x21, crc if is_bomb else zlib.crc32(data), len(payload), size,
+                  len(name))
+        central += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, *fields, 0,
+                               0, 0, 0, 0, len(local)) + name.encode()
+        local += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, *fields, 0)
+        local += name.encode() + payload
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(central), len(local), 0)
+    return bytes(local + central + end)
 
 
-def test_a_zip_member_declaring_gigabytes_is_refused_before_inflating(tmp_path: Path) -> None:
+def test_a_zip_bomb_is_refused_before_torch_inflates_it(tmp_path: Path) -> None:
+    bomb = _zip_bomb_checkpoint(600)  # 600 KB inflating to 600 MiB
+    assert len(bomb) < 700_000
+    # A valid checkpoint: a small one made the same way loads.
+    state = torch.load(io.BytesIO(_zip_bomb_checkpoint(3)), weights_only=True)["state_dict"]
+    assert state["w"].shape == (3 << 20,) and not state["w"].any()
     path = tmp_path / "bomb.pth"
-    path.write_bytes(_forge_declared_size(_tiny_checkpoint(), "data/0", 0xFFFF0000))
-    with pytest.raises(CheckpointError, match=r"bomb.pth declares 4,294.9 MB of content, "
+    path.write_bytes(bomb)
+    with pytest.raises(CheckpointError, match=r"bomb.pth declares 629.1 MB of content, "
                                               r"refused before inflating it; no click-model "
                                               r"checkpoint is that large"):
         read_checkpoint(path)
