@@ -10,15 +10,14 @@ importing the class path written in it:
 - original f-BRS files are a bare state dict, told apart by their keys and shapes.
 
 Files may be xz-compressed (``.xz``); they are decompressed in memory. What is read and
-inflated is bounded (:data:`MAX_CHECKPOINT_BYTES`) before it is read or inflated, and a
-config's parameters and every tensor's shape are checked against the network before any
-real network is built (``engine.model_config``): a bad file is a :class:`CheckpointError`
-naming the parameter or tensor, never a raw RuntimeError or a huge allocation.
+inflated is bounded (``engine.checkpoint_file``), and a config's parameters and every
+tensor's shape are checked against the network before any real network is built
+(``engine.model_config``): a bad file is a :class:`CheckpointError` naming the parameter or
+tensor, never a raw RuntimeError or a huge allocation.
 """
 from __future__ import annotations
 
 import io
-import lzma
 import os
 import pickle
 import zipfile
@@ -29,16 +28,9 @@ from typing import Any, Callable
 
 import torch
 
+# CheckpointError is defined with the file reading and is this module's error too.
+from engine.checkpoint_file import ZIP_MAGIC, CheckpointError, first_line, read_checkpoint_bytes
 from engine.model_config import config_problems
-from engine.regular_file import FileTooLarge, read_regular_file
-
-# The largest released checkpoint is 223 MB (f-BRS resnet101_dh256_sbd.pth); torch's zip
-# format stores tensors uncompressed. Twice that covers any file of these architectures;
-# a larger file, or one that inflates past it, is refused before it is read or inflated.
-MAX_CHECKPOINT_BYTES = 512 * 2**20
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-_ZIP_MAGIC = b"PK\x03\x04"
-_XZ_PIECE = 16 << 20
 
 _HRNET_CLASS = "isegm.model.is_hrnet_model.HRNetModel"
 _SEGFORMER_CLASS = "isegm.model.is_segformer_model.SegFormerModel"
@@ -47,10 +39,6 @@ _DEEPLAB_CLASS = "isegm.model.is_deeplab_model.DeeplabModel"
 # RITM/FocalClick HRNet variants by (width, small): the names the papers and repos use.
 _HRNET_NAMES = {(18, True): "HRNet-18s", (18, False): "HRNet-18", (32, False): "HRNet-32",
                 (48, False): "HRNet-48"}
-
-
-class CheckpointError(Exception):
-    """A file that cannot be used as a checkpoint; the message says why, for a user."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +87,8 @@ def identify(data: Any, name: str = "the checkpoint") -> CheckpointInfo:
 
 
 def _load(path: Path) -> Any:
-    raw = _read_bounded(path)
-    if not raw.startswith((_ZIP_MAGIC, b"\x80")):
+    raw = read_checkpoint_bytes(path)
+    if not raw.startswith((ZIP_MAGIC, b"\x80")):
         # Neither torch's zip format nor its legacy pickle stream (protocol >= 2).
         raise CheckpointError(f"{path.name} is not a PyTorch checkpoint (it is neither a "
                               "torch zip archive nor a pickle stream)")
@@ -110,70 +98,12 @@ def _load(path: Path) -> Any:
         # weights_only refuses any global outside torch's allow-list: a class, a function...
         raise CheckpointError(
             f"{path.name} contains pickled Python objects, not only weights, and was refused "
-            f"so that nothing in it can run. Details: {_first_line(exc)}") from exc
+            f"so that nothing in it can run. Details: {first_line(exc)}") from exc
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,
             AttributeError, ImportError, TypeError) as exc:
         raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint "
                               f"(damaged, truncated or another kind of file): "
-                              f"{_first_line(exc)}") from exc
-
-
-def _read_bounded(path: Path) -> bytes:
-    """The file's bytes, inflated if xz-compressed; nothing larger than the limit is read,
-    inflated, or (zip members, by their declared sizes) left for torch to inflate."""
-    try:
-        raw = read_regular_file(path, MAX_CHECKPOINT_BYTES)
-    except FileTooLarge as exc:
-        raise CheckpointError(f"{path.name} was refused: {exc.strerror}; {_LIMIT_NOTE}") from exc
-    except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if raw.startswith(_XZ_MAGIC):
-        raw = _inflate_xz(raw, path.name)
-    if not raw:
-        raise CheckpointError(f"{path.name} is empty")
-    if raw.startswith(_ZIP_MAGIC):
-        try:
-            declared = sum(member.file_size for member in
-                           zipfile.ZipFile(io.BytesIO(raw)).infolist())
-        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-            raise CheckpointError(f"{path.name} is a damaged zip archive: "
-                                  f"{_first_line(exc)}") from exc
-        if declared > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(f"{path.name} declares {declared / 1e6:,.1f} MB of content, "
-                                  f"refused before inflating it; {_LIMIT_NOTE}")
-    return raw
-
-
-def _inflate_xz(data: bytes, name: str) -> bytes:
-    """Decompress every xz stream in ``data``, stopping as soon as the output passes the limit."""
-    out = bytearray()
-    while data:
-        decompressor = lzma.LZMADecompressor(lzma.FORMAT_XZ)
-        try:
-            while not decompressor.eof:
-                # In pieces: one piece of the whole size would be held twice.
-                room = min(MAX_CHECKPOINT_BYTES + 1 - len(out), _XZ_PIECE)
-                out += decompressor.decompress(data, max_length=room)
-                data = b""  # the decompressor keeps what it has not used yet
-                if len(out) > MAX_CHECKPOINT_BYTES:
-                    raise CheckpointError(f"{name} decompresses to more than "
-                                          f"{MAX_CHECKPOINT_BYTES / 1e6:,.1f} MB, refused "
-                                          f"there; {_LIMIT_NOTE}")
-                if decompressor.needs_input:
-                    raise CheckpointError(f"{name} is a truncated xz file")
-        except lzma.LZMAError as exc:
-            raise CheckpointError(f"{name} is a damaged xz file: {exc}") from exc
-        data = decompressor.unused_data.lstrip(b"\x00")  # streams may be zero-padded
-    return bytes(out)
-
-
-_LIMIT_NOTE = (f"no click-model checkpoint is that large: Clickmask reads checkpoints of up "
-               f"to {MAX_CHECKPOINT_BYTES / 1e6:,.1f} MB (the largest released one is 223 MB)")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+                              f"{first_line(exc)}") from exc
 
 
 def _identify_isegm(data: Mapping, name: str) -> CheckpointInfo:
@@ -351,7 +281,7 @@ def build_model(info: CheckpointInfo, device: str | torch.device = "cpu",
         model.load_state_dict(info.state_dict, strict=False)  # keys and shapes checked above
     except RuntimeError as exc:
         raise CheckpointError(f"{info.title}: the weights cannot be loaded: "
-                              f"{_first_line(exc)}") from exc
+                              f"{first_line(exc)}") from exc
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model.to(device).eval()
@@ -362,7 +292,7 @@ def _construct_checked(constructor: Callable[[dict[str, Any]], torch.nn.Module],
     try:
         return constructor(params)
     except (TypeError, ValueError, NotImplementedError, KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"{title}: unsupported configuration: {_first_line(exc)}") \
+        raise CheckpointError(f"{title}: unsupported configuration: {first_line(exc)}") \
             from exc
 
 

@@ -93,7 +93,11 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int | None = None) -> 
         if max_bytes is None:
             return file.read()
         size = os.fstat(file.fileno()).st_size
-        data = file.read(max_bytes + 1) if size <= max_bytes else b""
+        data = b""
+        if size <= max_bytes:
+            data = file.read(size + 1)  # sized by the file, not by the limit
+            if len(data) > size:  # it grew since: read on, but only up to the limit
+                data += file.read(max_bytes + 1 - len(data))
         if size > max_bytes or len(data) > max_bytes:
             raise FileTooLarge(errno.EFBIG, f"it is {_size(max(size, len(data)))}, more than "
                                f"the {_size(max_bytes)} accepted", str(path))

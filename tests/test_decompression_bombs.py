@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 import torch
 
-import engine.checkpoints as checkpoints
-from engine.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointError, read_checkpoint
+import engine.checkpoint_file as checkpoint_file
+from engine.checkpoint_file import MAX_CHECKPOINT_BYTES
+from engine.checkpoints import CheckpointError, read_checkpoint
 from engine.imageio import (DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ENV, ImageLoadError,
                             load_image)
 from weights import MODELS
@@ -210,7 +211,7 @@ def test_a_huge_sparse_file_is_refused_before_reading(tmp_path: Path) -> None:
 def test_an_xz_bomb_is_inflated_only_up_to_the_limit(tmp_path: Path, monkeypatch) -> None:
     # The limit is lowered so that the bomb is cheap to make: 64 MiB of zeros against 1 MiB.
     limit = 1 << 20
-    monkeypatch.setattr(checkpoints, "MAX_CHECKPOINT_BYTES", limit)
+    monkeypatch.setattr(checkpoint_file, "MAX_CHECKPOINT_BYTES", limit)
     compressor = lzma.LZMACompressor(preset=0)
     zeros = bytes(1 << 20)
     path = tmp_path / "bomb.pth.xz"
@@ -240,4 +241,4 @@ def test_xz_checkpoints_still_load_whole_and_damaged_ones_are_named(tmp_path: Pa
 def test_the_checkpoint_limit_holds_every_released_checkpoint_twice() -> None:
     largest = max(entry.size_mb for entry in MODELS.values() if entry.size_mb)
     assert 2 * largest * 1e6 <= MAX_CHECKPOINT_BYTES
-    assert f"the largest released one is {round(largest)} MB" in checkpoints._LIMIT_NOTE
+    assert f"the largest released one is {round(largest)} MB" in checkpoint_file._LIMIT_NOTE

@@ -27,7 +27,7 @@ from engine.checkpoints import CheckpointError, read_checkpoint
 from engine.coco import CocoFormatError, import_coco
 from engine.imageio import ImageLoadError, list_images, load_image
 from engine.journal import Journal, JournalError, journal_path
-from engine.regular_file import NotRegularFile
+from engine.regular_file import FileTooLarge, NotRegularFile, read_regular_file
 from weights import MODELS, build_predictor, checkpoint_path
 from weights.integrity import hash_file
 from weights.manager import State, verify_entry
@@ -208,3 +208,12 @@ def test_gui_a_fifo_swapped_in_after_listing_leaves_the_worker_free(qtbot, open_
     finally:
         _release(fifo)  # a regressed worker would otherwise keep shutdown waiting forever
     assert win.errors == []
+
+
+def test_a_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "ten.bin"
+    path.write_bytes(b"0123456789")
+    assert read_regular_file(path, max_bytes=10) == b"0123456789"
+    with pytest.raises(FileTooLarge, match="ten.bin: it is 10 bytes, more than the 9 bytes "
+                                           "accepted"):
+        read_regular_file(path, max_bytes=9)
