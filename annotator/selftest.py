@@ -1,6 +1,8 @@
 """``clickmask --self-test``: prove that an installed or bundled Clickmask works, headless.
 
-It starts the real GUI offscreen, opens the sample folder, makes one click with the default
+It first checks that the Qt binding keeps Python's count of references to None (a binding
+that does not aborts the GUI after a while; see :mod:`annotator.qt_binding`). Then it starts
+the real GUI offscreen, opens the sample folder, makes one click with the default
 (embedded, weights-free) engine and checks that a mask came back; then it checks the pieces
 a packaged build can silently lose: the COCO round trip (pycocotools, shapely, OpenCV) and
 torch (an RITM network with random weights predicts on the sample, no download). Settings
@@ -77,6 +79,8 @@ def _scratch_home() -> Iterator[None]:
 
 
 def _checks(folder: Path, timeout: float) -> Iterator[str]:
+    # Before any window: a leaking binding would abort Python while building one.
+    yield _check_qt_binding()
     # Qt loads here, after QT_QPA_PLATFORM is set.
     from PySide6.QtCore import QCoreApplication, QEvent
 
@@ -150,6 +154,19 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
             raise SelfTestFailure(f"timed out after {timeout:.0f} s waiting for {what}")
         QCoreApplication.processEvents()
         time.sleep(0.01)
+
+
+def _check_qt_binding() -> str:
+    import PySide6
+
+    from annotator.qt_binding import CHECK_CALLS, none_is_immortal, none_refcount_fault
+
+    fault = none_refcount_fault()
+    if fault is not None:
+        raise SelfTestFailure(fault)
+    kept = ("None is immortal on this Python" if none_is_immortal() else
+            f"no reference to None lost in {CHECK_CALLS} calls of a void Qt method")
+    return f"PySide6 {PySide6.__version__}: {kept}"
 
 
 def _check_coco_round_trip(mask: np.ndarray) -> str:
