@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
 from engine.session import DEFAULT_PROB_THRESH
@@ -420,6 +420,10 @@ class SessionController(QObject):
             self.editing_object_id = None
             self.objects_changed.emit()
         self._enqueue(_Op("reset"))
+        # Dropped now, as the user chose: nothing to offer back after a crash, nor after a
+        # quit that stops the worker before it runs the reset.
+        self._hand_mask = None
+        self._journal_progress([])
 
     def finish_object(self, category: str | None = None) -> None:
         """Store the object in progress with ``category`` (a correction keeps its own)."""
@@ -528,14 +532,27 @@ class SessionController(QObject):
         return report
 
     def shutdown(self) -> None:
+        """Stop the worker, then the journal. Objects the user asked to finish are stored
+        first (with the work queued before them); the rest of the queue is dropped."""
+        self._store_requested_finishes()
         self._pending.clear()
-        self._worker.shutdown()
+        self._worker.shutdown()  # reports nothing after this: the journal can close
         if self.project is not None and self.project.journal is not None:
             self.project.journal.close()
         if self.project is not None:
             self.project.release_lock()
 
     # -- the queue ------------------------------------------------------------------------
+    def _store_requested_finishes(self) -> None:
+        """Run the queue up to its last finish, and until that finish is stored."""
+        finishes = [index for index, op in enumerate(self._pending) if op.kind == "finish"]
+        if finishes:
+            self._pending = self._pending[:finishes[-1] + 1]
+        while self._running is not None and any(
+                op.kind == "finish" for op in [self._running[2], *self._pending]):
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents
+                                           | QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
     def _enqueue(self, op: _Op) -> None:
         was_busy = self.busy
         self._pending.append(op)

@@ -38,10 +38,11 @@ class InferenceWorker(QObject):
         self._runner = _Runner()
         self._runner.moveToThread(self._thread)
         self._submit.connect(self._runner.run)
-        self._runner.done.connect(self.finished)
-        self._runner.failed.connect(self.failed)
+        self._runner.done.connect(self._report_done)
+        self._runner.failed.connect(self._report_failed)
         self._thread.start()
         self._next_id = 0
+        self._stopped = False
 
     def submit(self, job: Callable[[], Any]) -> int:
         """Queue ``job`` for the worker thread; returns its id (echoed by the signals)."""
@@ -50,6 +51,20 @@ class InferenceWorker(QObject):
         return self._next_id
 
     def shutdown(self) -> None:
-        """Let the running job finish, then stop the thread."""
+        """Let the running job finish, then stop the thread. Nothing is reported after this:
+        the caller has stopped (its journal closed), and a result it applied now would
+        reach a closed file."""
+        self._stopped = True
         self._thread.quit()
         self._thread.wait()
+
+    # Queued into the thread of this object: they run after the job, possibly after shutdown.
+    @Slot(int, object)
+    def _report_done(self, job_id: int, result: object) -> None:
+        if not self._stopped:
+            self.finished.emit(job_id, result)
+
+    @Slot(int, object)
+    def _report_failed(self, job_id: int, exc: Exception) -> None:
+        if not self._stopped:
+            self.failed.emit(job_id, exc)

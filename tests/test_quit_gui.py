@@ -1,0 +1,91 @@
+"""Quitting with an object in progress: "Discard it" discards it (nothing offered at the next
+start, no error), "Finish it" stores it, and the process ends at once."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QCoreApplication
+
+from engine.annotations import PROJECT_FILE_NAME, Project
+from engine.journal import replay
+from annotator.controller import SessionController
+from gui_actions import click_image, open_folder
+
+pytestmark = pytest.mark.gui
+
+CENTER = (60, 80)  # y, x of the bright disk
+CHILD = Path(__file__).with_name("quit_child.py")
+# The process must end within a second of the quit; this bound only separates that from a
+# hang (it was 40-60 s, or for good offscreen) on a slow, shared machine.
+EXIT_BOUND_S = 15
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    image = np.full((160, 200, 3), 50, np.uint8)
+    cv2.circle(image, (CENTER[1], CENTER[0]), 30, (40, 160, 230), -1)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), image)
+    return tmp_path
+
+
+def _offered_after_reopening(folder: Path):
+    """The object in progress the next start would offer back (None: nothing)."""
+    return replay(Project.open_folder(folder)).in_progress
+
+
+@pytest.mark.parametrize("predicting", [False, True], ids=["idle", "while-predicting"])
+def test_quit_discarding_the_object_in_progress(qtbot, open_window, folder, predicting):
+    win = open_window(SessionController())
+    open_folder(qtbot, win, folder)
+    if predicting:  # quit before the click's prediction came back
+        win.canvas.clicked.emit(*CENTER, True)
+        assert win.controller.busy
+    else:
+        click_image(qtbot, win, *CENTER)
+    assert win.close()  # answers "Discard it"
+    QCoreApplication.processEvents()  # whatever the worker still reports
+    assert win.errors == []
+    assert _offered_after_reopening(folder) is None
+
+
+def test_quit_finishing_the_object_in_progress_stores_it(qtbot, open_window, folder,
+                                                         monkeypatch):
+    win = open_window(SessionController(), category="disk")
+    monkeypatch.setattr(win, "ask_leave_object", lambda: "finish")
+    open_folder(qtbot, win, folder)
+    win.canvas.clicked.emit(*CENTER, True)  # still predicting when the finish is asked
+    assert win.close()
+    QCoreApplication.processEvents()
+    assert win.errors == []
+    [obj] = Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects
+    assert obj.mask[CENTER]
+    assert _offered_after_reopening(folder) is None
+
+
+def test_the_process_ends_soon_after_quit_with_an_object_discarded(folder, tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).parents[1])}
+    child = subprocess.Popen([sys.executable, str(CHILD), str(folder)], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "quit", child.stderr.read()
+        quit_at = time.monotonic()
+        child.wait(EXIT_BOUND_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        pytest.fail(f"the process still ran {EXIT_BOUND_S} s after the quit: "
+                    f"{child.stderr.read()[-2000:]}")
+    stderr = child.stderr.read()
+    assert child.returncode == 0, stderr
+    assert time.monotonic() - quit_at < EXIT_BOUND_S
+    assert "journal" not in stderr
+    assert _offered_after_reopening(folder) is None
