@@ -799,6 +799,9 @@ class SessionController(QObject):
                 self.error.emit(f"{exc}. The crash journal is off: {again}")
                 return None
             self.error.emit(f"{exc}. It was kept as {aside}; a new journal was started.")
+            if exc.replayed is not None:  # the objects before the damage: kept and saved
+                recovery = Recovery(exc.replayed.restored_object_ids,
+                                    exc.replayed.edited_object_ids)
         except OSError as exc:
             self.error.emit(f"The crash journal of {project.path} cannot be used: {exc}. "
                             "Work since the last save would be lost in a crash.")

@@ -51,7 +51,15 @@ FORMAT_VERSION = 1
 
 
 class JournalError(Exception):
-    """A journal that cannot be replayed into this project; the message says why."""
+    """A journal that cannot be replayed into this project; the message says why.
+
+    ``replayed``: what the records before the damage put into the project (they stay there,
+    and :meth:`Journal.open` saves them); None when nothing was applied.
+    """
+
+    def __init__(self, message: str, replayed: Recovery | None = None) -> None:
+        super().__init__(message)
+        self.replayed = replayed
 
 
 @dataclass
@@ -82,13 +90,18 @@ class Journal:
 
         Restored objects are saved into the project file before the journal is rewritten;
         the object in progress stays in the journal until the next record replaces it.
-        Raises :class:`JournalError` for a journal of another project or a damaged one, and
-        ``OSError`` or ``ProjectError`` when the project cannot be saved; the journal is left
-        untouched then.
+        Raises :class:`JournalError` for a journal of another project or a damaged one (what
+        the records before the damage restored is saved all the same: the project holds it),
+        and ``OSError`` or ``ProjectError`` when the project cannot be saved; the journal is
+        left untouched then.
         """
-        recovery = replay(project)
-        if recovery.restored_object_ids or recovery.edited_object_ids:
-            project.save()
+        try:
+            recovery = replay(project)
+        except JournalError as exc:
+            if exc.replayed is not None:
+                _save_replayed(project, exc.replayed)
+            raise
+        _save_replayed(project, recovery)
         journal = cls(project, recovery.in_progress)
         project.journal = journal
         return journal, recovery
@@ -216,7 +229,7 @@ def replay(project: Project) -> Recovery:
             _apply(project, read_record(raw, project), recovery)
         except Exception as exc:  # whatever the record holds, the journal is damaged
             raise JournalError(f"the journal {path} is damaged at line {number}: "
-                               f"{exc}") from exc
+                               f"{exc}", replayed=recovery) from exc
     return recovery
 
 
@@ -260,6 +273,12 @@ def _apply_object(project: Project, record: ObjectRecord, recovery: Recovery) ->
     obj = project.add_object(record.file_name, decode_rle(record.rle), record.category,
                              record.source, record.clicks, record.object_id)
     recovery.restored_object_ids.append(obj.id)
+
+
+def _save_replayed(project: Project, recovery: Recovery) -> None:
+    """Save what replay changed in ``project`` (an object restored, deleted, edited)."""
+    if recovery.restored_object_ids or recovery.edited_object_ids:
+        project.save()
 
 
 def _project_key(project: Project) -> str:
