@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
+from engine.review import ReviewCounts
 from engine.journal import InProgress
 from annotator import __version__
 from annotator.busy_indicator import BusyIndicator
@@ -25,7 +26,7 @@ from annotator.jobs import BackgroundJob
 from annotator.mask_tools import MaskTools
 from annotator.model_manager import ModelManagerDialog
 from annotator.model_panel import ModelPanel
-from annotator.panels import ImageListPanel, ObjectsPanel
+from annotator.panels import ImageListPanel, ImageStatus, ObjectsPanel
 from annotator.recent import RecentFoldersMenu, forget_folder, recent_folders, remember_folder
 from annotator.review_panel import ReviewPanel
 from annotator.proposals_strip import ProposalsStrip
@@ -44,7 +45,7 @@ class MainWindow(QMainWindow):
         self.canvas = ImageCanvas()
         self.setCentralWidget(self.canvas)
         self.busy_indicator = BusyIndicator(self.canvas)
-        self.image_list = ImageListPanel()
+        self.image_list = ImageListPanel(self._image_status)
         self.objects_panel = ObjectsPanel()
         self._add_dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("Objects", self.objects_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -459,7 +460,6 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "COCO import", text + "\n\n" + "\n".join(
                 report.warnings[:20]) + ("\n…" if len(report.warnings) > 20 else ""))
         self.statusBar().showMessage(text, 8000)
-        self._refresh_image_list()
 
     def choose_coco_export(self) -> None:
         project = self.controller.project
@@ -580,7 +580,6 @@ class MainWindow(QMainWindow):
         project = self.controller.project
         self.setWindowTitle(f"Clickmask — {project.root.name}")
         self.image_list.set_files(self.controller.files)
-        self._refresh_image_list()
         self.statusBar().showMessage(f"Project file: {project.path}", 8000)
 
     def _on_image_loading(self, file_name: str) -> None:
@@ -592,11 +591,11 @@ class MainWindow(QMainWindow):
         self.canvas.setFocus()
         height, width = image.shape[:2]
         self.statusBar().showMessage(f"{file_name}  {width}×{height}", 4000)
-        self._refresh_image_list()
+        self.image_list.refresh()
 
     def _on_image_failed(self, file_name: str, message: str) -> None:
         self.canvas.show_placeholder(message)
-        self._refresh_image_list()
+        self.image_list.refresh()
 
     def _refresh_session(self) -> None:
         c = self.controller
@@ -631,21 +630,18 @@ class MainWindow(QMainWindow):
                      if o.visible and not o.rejected and o.id != c.editing_object_id
                      and tuple(o.rle["size"]) == self.canvas.image_shape]
             self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
-        self._refresh_image_list()
+        self.image_list.refresh()
 
     def _on_color_by_category(self, on: bool) -> None:
         QSettings().setValue("view/color_by_category", on)
         self._refresh_objects()
 
-    def _refresh_image_list(self) -> None:
+    def _image_status(self, file_name: str) -> ImageStatus:
+        """What the image list shows of ``file_name``, asked when its row is drawn."""
         c = self.controller
-        if c.project is None:
-            return
-        reviews = c.review_queue().counts_by_image()
-        for row, name in enumerate(c.files):
-            kept = [o for o in c.project.images[name].objects if not o.rejected]
-            self.image_list.update_file(row, len(kept), c.unreadable.get(name),
-                                        review=reviews.get(name))
+        objects = c.project.images[file_name].objects
+        return ImageStatus(sum(not o.rejected for o in objects),
+                           ReviewCounts.of_objects(objects), c.unreadable.get(file_name))
 
     # -- lifetime ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

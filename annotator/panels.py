@@ -1,12 +1,14 @@
 """Side panels: the folder's image list and the objects of the current image."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import qtawesome as qta
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRect, QRectF, QSize, Qt,
+                            Signal)
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QHBoxLayout, QListView,
                                QPushButton, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -53,62 +55,95 @@ class ImageStatus:
         return text
 
 
-class ImageListPanel(QListWidget):
-    """The images of the open folder: a status icon, the name and the object count."""
+class ImageListModel(QAbstractListModel):
+    """The images of the open folder, one row each. A row's status is asked of ``status_of``
+    each time a view shows the row, never kept: a folder of 50,000 images costs one list of
+    names, and a change of status costs nothing until its row is drawn."""
+
+    def __init__(self, status_of: Callable[[str], ImageStatus],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._status_of = status_of
+        self._files: list[str] = []
+        # Made once: a new qtawesome icon per row drawn would cost more than the row.
+        self._unreadable_icon = qta.icon("fa5s.exclamation-triangle", color="#d9534f",
+                                         color_selected="white")
+        self._annotated_icon = qta.icon("fa5s.check", color="#3c9a5f", color_selected="white")
+
+    def set_files(self, files: list[str]) -> None:
+        self.beginResetModel()
+        self._files = list(files)
+        self.endResetModel()
+
+    def status(self, row: int) -> ImageStatus:
+        return self._status_of(self._files[row])
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._files)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._files):
+            return None
+        name = self._files[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return name
+        if role == STATUS_ROLE:
+            return self._status_of(name)
+        if role == Qt.ItemDataRole.DecorationRole:
+            status = self._status_of(name)
+            return (self._unreadable_icon if status.error else
+                    self._annotated_icon if status.objects else None)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            status = self._status_of(name)
+            if status.error:
+                return f"{name}\nCannot open this image:\n{status.error}"
+            tip = f"{name}\n{status.summary() or 'no objects yet'}"
+            return f"{tip}\nimported: {status.review.summary()}" if status.review else tip
+        return None
+
+
+class ImageListPanel(QListView):
+    """The images of the open folder: a status icon, the name and the object count;
+    ``status_of`` gives an image's status by its file name."""
 
     image_activated = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, status_of: Callable[[str], ImageStatus],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # The canvas keeps the keyboard: Space, Enter and the letter keys are annotation keys.
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
         self.setIconSize(QSize(16, 16))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setItemDelegate(_ImageItemDelegate(self))
-        self.currentRowChanged.connect(self._on_row_changed)
+        self.images = ImageListModel(status_of, self)
+        self.setModel(self.images)
+        self.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self._updating = False
 
     def set_files(self, files: list[str]) -> None:
         self._updating = True
-        self.clear()
-        for name in files:
-            item = QListWidgetItem(name)
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setData(STATUS_ROLE, ImageStatus())
-            self.addItem(item)
+        self.images.set_files(files)
         self._updating = False
 
-    def update_file(self, row: int, objects: int, error: str | None = None, *,
-                    review: ReviewCounts | None = None) -> None:
-        """Show row ``row``'s status: its object count, the reason it cannot be opened,
-        and (when given) the outcomes of its imported objects ("3/5 reviewed")."""
-        item = self.item(row)
-        if item is None:
-            return
-        status = ImageStatus(objects, review, error)
-        item.setData(STATUS_ROLE, status)
-        name = item.data(Qt.ItemDataRole.UserRole)
-        if error:
-            item.setIcon(qta.icon("fa5s.exclamation-triangle", color="#d9534f",
-                                  color_selected="white"))
-            item.setToolTip(f"{name}\nCannot open this image:\n{error}")
-        else:
-            item.setIcon(qta.icon("fa5s.check", color="#3c9a5f", color_selected="white")
-                         if objects else QIcon())
-            tip = f"{name}\n{status.summary() or 'no objects yet'}"
-            item.setToolTip(f"{tip}\nimported: {review.summary()}" if review else tip)
+    def refresh(self) -> None:
+        """The statuses of the images changed (any of them): draw them again. Only the rows
+        in view are asked (the view keeps nothing of the others), where a dataChanged over
+        every row would cost two calls into Python per row."""
+        self.viewport().update()
 
     def status(self, row: int) -> ImageStatus:
-        return self.item(row).data(STATUS_ROLE)
+        return self.images.status(row)
 
     def select_row(self, row: int) -> None:
         self._updating = True
-        self.setCurrentRow(row)
+        self.setCurrentIndex(self.images.index(row))
         self._updating = False
 
-    def _on_row_changed(self, row: int) -> None:
-        if not self._updating and row >= 0:
-            self.image_activated.emit(row)
+    def _on_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        if not self._updating and current.isValid():
+            self.image_activated.emit(current.row())
 
 
 class _ImageItemDelegate(QStyledItemDelegate):

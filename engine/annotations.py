@@ -316,7 +316,7 @@ class Project:
         """
         self._present = []
         for image_path in list_images(self.root):
-            file_name = image_path.relative_to(self.root).as_posix()
+            file_name = image_path.name  # listed directly in the folder
             if file_name not in self.images:
                 self.images[file_name] = ImageEntry(self._next_image_id, file_name)
                 self._next_image_id += 1

@@ -101,20 +101,23 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     Matches :data:`IMAGE_EXTENSIONS` in any case and skips hidden (dot) files and
     sub-folders. Ordering ignores case. Raises ``OSError`` if the folder cannot be listed.
     """
+    # A directory entry knows whether it is a file (no stat per file, but for symlinks):
+    # a folder of 50,000 images is listed in a fraction of a second.
+    with os.scandir(folder) as entries:
+        names = [entry.name for entry in entries
+                 if not entry.name.startswith(".")
+                 and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+                 and entry.is_file()]
     folder = Path(folder)
-    images = [entry for entry in folder.iterdir()
-              if not entry.name.startswith(".")
-              and entry.suffix.lower() in IMAGE_EXTENSIONS
-              and entry.is_file()]
-    return sorted(images, key=_natural_key)
+    return [folder / name for name in sorted(names, key=_natural_key)]
 
 
-def _natural_key(path: Path) -> tuple:
+def _natural_key(name: str) -> tuple:
     # re.split with a group alternates text and digit runs, always starting with text, so
     # the same positions of two keys hold the same type. The name itself breaks ties
     # ("img01" and "img1") so that the order never depends on the listing order.
-    parts = re.split(r"(\d+)", path.name.casefold())
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), path.name
+    parts = re.split(r"(\d+)", name.casefold())
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
 
 
 def _read_file(path: Path) -> bytes:

@@ -19,6 +19,7 @@ Every function here changes the project in memory only; saving it is up to the c
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -48,7 +49,18 @@ class ReviewCounts:
 
     @classmethod
     def of(cls, items: list[ReviewItem] | tuple[ReviewItem, ...]) -> ReviewCounts:
-        counted = Counter(item.outcome for item in items)
+        return cls._counted(item.outcome for item in items)
+
+    @classmethod
+    def of_objects(cls, objects: Iterable[AnnotatedObject]) -> ReviewCounts | None:
+        """The outcomes of the imported objects among ``objects`` (an image's); None when
+        none of them was imported."""
+        outcomes = [obj.review.outcome for obj in objects if obj.review is not None]
+        return cls._counted(outcomes) if outcomes else None
+
+    @classmethod
+    def _counted(cls, outcomes: Iterable[str]) -> ReviewCounts:
+        counted = Counter(outcomes)
         return cls(tuple((outcome, counted[outcome]) for outcome in REVIEW_OUTCOMES))
 
     def __getitem__(self, outcome: str) -> int:
@@ -145,13 +157,6 @@ class ReviewQueue:
         """Counts of the whole queue, or of the items of image ``file_name``."""
         return ReviewCounts.of([item for item in self.items
                                 if file_name is None or item.file_name == file_name])
-
-    def counts_by_image(self) -> dict[str, ReviewCounts]:
-        """Counts per image, for the images that have imported objects."""
-        by_image: dict[str, list[ReviewItem]] = {}
-        for item in self.items:
-            by_image.setdefault(item.file_name, []).append(item)
-        return {name: ReviewCounts.of(items) for name, items in by_image.items()}
 
 
 # -- decisions -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from annotator.category_editor import CategoryEditor, choose_category
 from annotator.colors import object_color
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
+from annotator.panels import ImageStatus
 from annotator.recent import MAX_RECENT, recent_folders, remember_folder
 from annotator.shortcuts import keys_text, window_actions
 from annotator.theme import apply_theme
@@ -219,16 +220,18 @@ def test_image_list_shows_counts_and_keeps_names_clear_of_icons(qtbot, window,
     assert panel.status(0).summary() == "2 objects"
     assert panel.status(1).summary() == ""
     assert panel.status(2).summary() == "unreadable"
-    assert not panel.item(0).icon().isNull() and panel.item(1).icon().isNull()
-    assert "2 objects" in panel.item(0).toolTip()
-    panel.update_file(0, 2, None, review=ReviewCounts(
-        (("pending", 1), ("accepted", 1), ("corrected", 0), ("relabelled", 0), ("rejected", 0))))
-    assert panel.status(0).summary() == "2 objects, 1/2 reviewed"
+    rows = [panel.images.index(row) for row in range(3)]
+    assert rows[0].data(Qt.ItemDataRole.DecorationRole) is not None
+    assert rows[1].data(Qt.ItemDataRole.DecorationRole) is None
+    assert "2 objects" in rows[0].data(Qt.ItemDataRole.ToolTipRole)
+    assert ImageStatus(2, ReviewCounts((("pending", 1), ("accepted", 1), ("corrected", 0),
+                                        ("relabelled", 0), ("rejected", 0)))
+                       ).summary() == "2 objects, 1/2 reviewed"
 
     panel.resize(260, 200)
     panel.select_row(2)  # rows 0 (a check icon) and 1 (no icon) are not highlighted
     image = panel.viewport().grab().toImage()
-    rects = [panel.visualItemRect(panel.item(row)) for row in range(3)]
+    rects = [panel.visualRect(index) for index in rows]
     background = image.pixelColor(rects[0].right() - 60, rects[0].center().y())
 
     def ink_columns(rect) -> list[int]:

@@ -13,7 +13,8 @@ from engine.annotations import Project, ProjectError
 from engine.coco import export_coco, import_coco
 from engine.journal import Journal
 from engine.masks import decode_rle
-from engine.review import ReviewQueue, accept, imported_rle, reject, relabel, revert
+from engine.review import (ReviewCounts, ReviewQueue, accept, imported_rle, reject, relabel,
+                          revert)
 
 SHAPE = (30, 40)
 
@@ -92,9 +93,10 @@ def test_decisions_and_counts(project: Project) -> None:
     assert (overall["accepted"], overall["corrected"], overall["rejected"],
             overall["pending"]) == (1, 1, 1, 0)
     assert overall.total == 3 and overall.reviewed == 3
-    by_image = queue.counts_by_image()
-    assert list(by_image) == ["a.png", "b.png"]
+    by_image = {entry.file_name: ReviewCounts.of_objects(entry.objects)
+                for entry in project.images.values()}
     assert by_image["a.png"].summary() == "2/2 reviewed: 1 accepted, 1 corrected"
+    assert by_image["b.png"].summary() == "1/1 reviewed: 1 rejected"
     assert queue.counts("b.png").summary() == "1/1 reviewed: 1 rejected"
     # The imported mask is kept through later corrections.
     obj.set_mask(_square(left=24))

@@ -143,7 +143,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert _outcomes(window)[104] == "rejected"
     assert c.current_file == WORKSHOP and panel.current == 201
     qtbot.waitUntil(lambda: _shows_box(window, mask_bbox(c.imported_mask(201))))
-    assert window.image_list.currentRow() == 1
+    assert window.image_list.currentIndex().row() == 1
     assert "0/1 reviewed" in window.image_list.status(1).summary()
     assert "4/4 reviewed" in window.image_list.status(0).summary()
 
@@ -186,7 +186,7 @@ def test_rejected_objects_are_not_drawn_and_counts_leave_them_out(qtbot,
     c.set_review_outcome(104, "rejected")
     assert window.canvas._objects_item.pixmap().toImage().pixelColor(50, 50).alpha() == 0
     assert window.image_list.status(0).summary() == "3 objects, 1/4 reviewed"
-    assert "1 rejected" in window.image_list.item(0).toolTip()
+    assert "1 rejected" in window.image_list.images.index(0).data(Qt.ItemDataRole.ToolTipRole)
     sources = [window.objects_panel.tree.topLevelItem(i).text(2)
                for i in range(window.objects_panel.tree.topLevelItemCount())]
     assert sources == ["imported · pending"] * 3 + ["imported · rejected"]
