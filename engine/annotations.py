@@ -20,8 +20,9 @@ import numpy as np
 
 from engine.atomic import atomic_write_text
 from engine.clicks import Click
+from engine.collector import collector_paused
 from engine.imageio import list_images
-from engine.masks import InvalidRLE, check_rle, decode_rle, encode_rle, json_int
+from engine.masks import InvalidRLE, RleChecker, decode_rle, encode_rle, json_int
 from engine.palette import PALETTE, RGB, color_to_hex, hex_to_color, palette_color
 # Callers import the project's places (PROJECT_FILE_NAME, default_project_path...) from here.
 from engine.project_files import (PROJECT_FILE_NAME, FileStamp, ProjectChanged, ProjectError,
@@ -184,6 +185,7 @@ class Project:
         return project
 
     @classmethod
+    @collector_paused()
     def load(cls, path: str | os.PathLike) -> Project:
         """Read a project file, checking everything in it.
 
@@ -217,8 +219,9 @@ class Project:
             if not isinstance(images, list):
                 raise _Damaged("'images' must be a list")
             image_ids: set[int] = set()
+            rles = RleChecker(_rles_in(images))
             for index, record in enumerate(images):
-                entry = _read_image(record, index, category_ids, project._object_ids)
+                entry = _read_image(record, index, category_ids, project._object_ids, rles)
                 if entry.file_name in project.images:
                     raise _Damaged(f"image {entry.file_name!r} is listed twice")
                 if entry.id in image_ids:
@@ -261,7 +264,9 @@ class Project:
         """
         with self._holding_lock():
             self._check_unchanged()
-            atomic_write_text(self.path, json.dumps(self.to_json(), separators=(",", ":")))
+            with collector_paused():
+                text = json.dumps(self.to_json(), separators=(",", ":"))
+            atomic_write_text(self.path, text)
             self._on_disk = (self.path, FileStamp.of(self.path))
             if self.journal is not None:
                 self.journal.checkpoint()
@@ -427,10 +432,19 @@ class Project:
         An id that is taken, or below 1, is replaced by a new one. Raises ``ValueError``
         when the mask's size is not the image's (as far as the project knows it).
         """
+        return self.add_encoded_object(file_name, encode_rle(mask), category, source, clicks,
+                                       object_id)
+
+    def add_encoded_object(self, file_name: str, rle: dict, category: str,
+                           source: str = "clicked", clicks: list[Click] | None = None,
+                           object_id: int | None = None) -> AnnotatedObject:
+        """:meth:`add_object` of a mask given as its compressed RLE, as
+        :func:`~engine.masks.encode_rle` writes it (an import has it so: no mask to decode
+        and encode again)."""
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
         entry = self.images[file_name]
-        height, width = mask.shape
+        height, width = rle["size"]
         if entry.height and entry.width and (entry.height, entry.width) != (height, width):
             raise ValueError(f"the mask is {width}x{height} but {file_name} is "
                              f"{entry.width}x{entry.height}")
@@ -439,8 +453,7 @@ class Project:
         if object_id is None or object_id < 1 or object_id in self._object_ids:
             object_id = self._next_object_id
         self._next_object_id = max(self._next_object_id, object_id + 1)
-        obj = AnnotatedObject(object_id, category_id, encode_rle(mask), source,
-                              list(clicks or []))
+        obj = AnnotatedObject(object_id, category_id, rle, source, list(clicks or []))
         entry.objects.append(obj)
         self._object_ids.add(object_id)
         return obj
@@ -493,8 +506,21 @@ def _palette_from(number: int) -> list[RGB]:
     return list(PALETTE[start:] + PALETTE[:start])
 
 
+def _rles_in(images: list) -> Iterator[Any]:
+    """The RLEs of a project file's objects, as far as its structure is sound (the rest is
+    checked object by object)."""
+    for image in images:
+        objects = image.get("objects") if isinstance(image, dict) else None
+        for record in objects if isinstance(objects, list) else ():
+            if isinstance(record, dict):
+                yield record.get("rle")
+                review = record.get("review")
+                if isinstance(review, dict):
+                    yield review.get("original_rle")
+
+
 def _read_image(record: Any, index: int, category_ids: set[int],
-                object_ids: set[int]) -> ImageEntry:
+                object_ids: set[int], rles: RleChecker) -> ImageEntry:
     """One image of a project file; its objects' ids are added to ``object_ids``."""
     if not isinstance(record, dict) or not isinstance(record.get("file_name"), str):
         raise _Damaged(f"image #{index + 1} has no 'file_name'")
@@ -510,7 +536,7 @@ def _read_image(record: Any, index: int, category_ids: set[int],
         raise _Damaged(f"{where} has no 'objects' list")
     entry = ImageEntry(image_id, record["file_name"], width, height)
     for number, item in enumerate(record["objects"], start=1):
-        obj = _read_object(item, where, number, category_ids)
+        obj = _read_object(item, where, number, category_ids, rles)
         if obj.id in object_ids:
             raise _Damaged(f"{where}: object id {obj.id} is used by another object")
         object_ids.add(obj.id)
@@ -528,8 +554,8 @@ def _read_side(record: dict, key: str, where: str) -> int | None:
     return side
 
 
-def _read_object(record: Any, image: str, number: int, category_ids: set[int]
-                 ) -> AnnotatedObject:
+def _read_object(record: Any, image: str, number: int, category_ids: set[int],
+                 rles: RleChecker) -> AnnotatedObject:
     """Object ``number`` (from 1) of the image that ``image`` names in messages."""
     object_id = json_int(record.get("id")) if isinstance(record, dict) else None
     if object_id is None or object_id < 1:
@@ -546,7 +572,7 @@ def _read_object(record: Any, image: str, number: int, category_ids: set[int]
     try:
         # Not checked against the image's size: projects written before add_object refused
         # a mask of another size may hold such objects, and the export skips them anyway.
-        height, width = check_rle(record.get("rle"))
+        height, width = rles.check(record.get("rle"))
     except InvalidRLE as exc:
         raise _Damaged(f"{where}: {exc}") from exc
     visible = record.get("visible", True)
@@ -560,13 +586,14 @@ def _read_object(record: Any, image: str, number: int, category_ids: set[int]
     rle = {"size": [height, width], "counts": record["rle"]["counts"]}
     # Files written before the review existed have no 'review': their imported objects
     # start pending (AnnotatedObject gives them a Review).
-    review = (_read_review(record["review"], where, category_ids)
+    review = (_read_review(record["review"], where, category_ids, rles)
               if record.get("review") is not None else None)
     return AnnotatedObject(object_id, category_id, rle, source,
                            [Click.from_json(click) for click in clicks], visible, review)
 
 
-def _read_review(record: Any, where: str, category_ids: set[int]) -> Review:
+def _read_review(record: Any, where: str, category_ids: set[int], rles: RleChecker
+                 ) -> Review:
     if not isinstance(record, dict):
         raise _Damaged(f"{where}: 'review' must be an object")
     outcome = record.get("outcome")
@@ -576,7 +603,7 @@ def _read_review(record: Any, where: str, category_ids: set[int]) -> Review:
     original_rle = record.get("original_rle")
     if original_rle is not None:
         try:
-            height, width = check_rle(original_rle)
+            height, width = rles.check(original_rle)
         except InvalidRLE as exc:
             raise _Damaged(f"{where}: its original (imported) mask: {exc}") from exc
         original_rle = {"size": [height, width], "counts": original_rle["counts"]}
@@ -592,8 +619,8 @@ def _read_review(record: Any, where: str, category_ids: set[int]) -> Review:
 
 def is_click_json(value: Any) -> bool:
     """Whether ``value`` is a click as JSON stores it: [y, x, is_positive], finite numbers."""
-    return (isinstance(value, list) and len(value) == 3
-            and all(_is_coordinate(v) for v in value[:2]) and isinstance(value[2], bool))
+    return (isinstance(value, list) and len(value) == 3 and _is_coordinate(value[0])
+            and _is_coordinate(value[1]) and isinstance(value[2], bool))
 
 
 def _is_coordinate(value: Any) -> bool:

@@ -4,30 +4,25 @@ clean-ups of a mask (keep its largest part, fill its holes) on top of OpenCV.
 pycocotools' C code trusts its input: malformed RLE counts read past the string, overflow
 its 64-bit arithmetic or write past the mask. :func:`decode_rle` is therefore the one way
 the project decodes an RLE, and it validates every RLE in Python (vectorised with numpy,
-so it stays cheap) before pycocotools sees it; :func:`check_rle` runs the same checks
-without decoding.
+so it stays cheap) before pycocotools sees it; :func:`check_rle` (for many RLEs at once,
+:class:`RleChecker`) runs the same checks without decoding, and :func:`run_mask` gives the
+mask as runs (:mod:`engine.rle`) without decoding it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-# pycocotools stores run lengths (and, on Windows, sizes) as 32-bit unsigned integers;
-# larger values would be truncated silently.
-_MAX_RUN = 2 ** 32 - 1
+from engine.rle import MAX_RUN, InvalidRLE, RunMask, check_compressed, compressed_runs
 
 # A mask's parts are 8-connected (pixels touching at a corner belong together) and its
 # background 4-connected: the pair that makes every closed outline, diagonal steps
 # included, enclose its inside (with 8/8 a hole would leak out through a diagonal step).
 OBJECT_CONNECTIVITY = 8
 BACKGROUND_CONNECTIVITY = 4
-
-
-class InvalidRLE(ValueError):
-    """An RLE that cannot be decoded; the message says what is wrong with it."""
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -43,7 +38,7 @@ def decode_rle(rle: Any, shape: tuple[int, int] | None = None) -> np.ndarray:
     ``shape`` is the (height, width) of the image the mask belongs to; when given, the
     RLE's size must equal it. Raises :class:`InvalidRLE` for anything malformed.
     """
-    height, width, counts = _parse_rle(rle, shape)
+    height, width, counts, _ = _parse_rle(rle, shape)
     if isinstance(counts, bytes):
         compressed = {"size": [height, width], "counts": counts}
     else:
@@ -52,97 +47,93 @@ def decode_rle(rle: Any, shape: tuple[int, int] | None = None) -> np.ndarray:
     return mask_utils.decode(compressed).astype(bool)
 
 
+def run_mask(rle: Any, shape: tuple[int, int] | None = None) -> RunMask:
+    """The mask of a COCO RLE as canonical runs, checked as :func:`decode_rle` checks it
+    but not decoded: ``run_mask(rle).counts()`` is ``encode_rle(decode_rle(rle))["counts"]``."""
+    height, width, _, runs = _parse_rle(rle, shape)
+    return RunMask.of_runs(runs, height, width)
+
+
 def check_rle(rle: Any, shape: tuple[int, int] | None = None) -> tuple[int, int]:
     """(height, width) of an RLE that :func:`decode_rle` accepts, without decoding the mask.
 
     Raises :class:`InvalidRLE` exactly where :func:`decode_rle` would.
     """
-    height, width, _ = _parse_rle(rle, shape)
+    height, width, _, _ = _parse_rle(rle, shape)
     return height, width
 
 
-def _parse_rle(rle: Any, shape: tuple[int, int] | None) -> tuple[int, int, bytes | list[int]]:
-    """(height, width, counts) of a valid RLE; counts as pycocotools takes them."""
+class RleChecker:
+    """:func:`check_rle` for the many RLEs of a project file, in one vectorised pass.
+
+    The compressed RLEs among ``rles`` are checked together when the checker is made
+    (:func:`engine.rle.check_compressed`), and :meth:`check` answers for those at once; any
+    other RLE, or one found invalid, goes through :func:`check_rle`, which raises its
+    message. The RLEs must not change in between.
+    """
+
+    def __init__(self, rles: Iterable[Any]) -> None:
+        candidates, sizes = [], []
+        for rle in rles:
+            try:
+                size = _rle_size(rle)
+            except InvalidRLE:
+                continue
+            if isinstance(rle["counts"], str):
+                candidates.append(rle)
+                sizes.append(size)
+        valid = check_compressed([rle["counts"] for rle in candidates],
+                                 [height * width for height, width in sizes])
+        self._candidates = candidates  # kept alive, so that no other object takes their ids
+        self._sizes = {id(rle): size for rle, size, ok in zip(candidates, sizes, valid) if ok}
+
+    def check(self, rle: Any) -> tuple[int, int]:
+        """What ``check_rle(rle)`` returns (or raises)."""
+        size = self._sizes.get(id(rle))
+        return size if size is not None else check_rle(rle)
+
+
+def _rle_size(rle: Any) -> tuple[int, int]:
     if not isinstance(rle, dict):
         raise InvalidRLE("an RLE must be an object with 'size' and 'counts'")
-    size, counts = rle.get("size"), rle.get("counts")
-    if (not isinstance(size, list) or len(size) != 2
-            or not all(json_int(v) is not None and 0 <= json_int(v) <= _MAX_RUN
-                       for v in size)):
-        raise InvalidRLE("RLE 'size' must be [height, width]")
-    height, width = json_int(size[0]), json_int(size[1])
+    size = rle.get("size")
+    if isinstance(size, list) and len(size) == 2:
+        height, width = json_int(size[0]), json_int(size[1])
+        if (height is not None and width is not None
+                and 0 <= height <= MAX_RUN and 0 <= width <= MAX_RUN):
+            return height, width
+    raise InvalidRLE("RLE 'size' must be [height, width]")
+
+
+def _parse_rle(rle: Any, shape: tuple[int, int] | None
+               ) -> tuple[int, int, bytes | list[int], np.ndarray]:
+    """(height, width, counts, runs) of a valid RLE; counts as pycocotools takes them."""
+    height, width = _rle_size(rle)
     if shape is not None and (height, width) != tuple(shape):
         raise InvalidRLE(f"RLE size is {width}x{height} but the image is "
                          f"{shape[1]}x{shape[0]}")
+    counts = rle.get("counts")
     if isinstance(counts, str):
-        runs = _compressed_runs(counts)
-        counts = counts.encode("ascii")  # _compressed_runs has checked it is ASCII
+        runs = compressed_runs(counts)
+        counts = counts.encode("ascii")  # compressed_runs has checked it is ASCII
     elif isinstance(counts, list):
         values = [json_int(v) for v in counts]
         if any(v is None or v < 0 for v in values):
             raise InvalidRLE("uncompressed RLE counts must be non-negative integers")
-        if any(v > _MAX_RUN for v in values):
+        if any(v > MAX_RUN for v in values):
             raise InvalidRLE("uncompressed RLE counts hold a run longer than pycocotools "
-                             f"can store ({_MAX_RUN} pixels)")
+                             f"can store ({MAX_RUN} pixels)")
         runs = np.array(values, dtype=np.int64)
         counts = values
     else:
         raise InvalidRLE("RLE 'counts' must be a string (compressed) or a list of integers "
                          "(uncompressed)")
-    # Every run is at most _MAX_RUN, so the int64 sum cannot overflow.
+    # Every run is at most MAX_RUN, so the int64 sum cannot overflow.
     total = int(runs.sum())
     if total != height * width:
         raise InvalidRLE(f"RLE counts cover {total} pixels but its {width}x{height} size "
                          f"has {height * width}")
-    return height, width, counts
-
-
-def _compressed_runs(text: str) -> np.ndarray:
-    """Run lengths of a compressed COCO RLE string, checked so pycocotools can trust it.
-
-    The format packs each number in 5-bit groups, one character (offset 48) per group, with
-    bit 0x20 meaning "more groups follow" and bit 0x10 of the last group the sign; from the
-    fourth number on, a number is the difference to the run length two places before.
-    """
-    try:
-        groups = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-    except UnicodeEncodeError as exc:
-        raise InvalidRLE(f"compressed RLE counts contain {text[exc.start]!r}, which is not "
-                         "an RLE character") from None
-    bad = (groups < 0) | (groups >= 64)
-    if bad.any():
-        raise InvalidRLE(f"compressed RLE counts contain {text[int(bad.argmax())]!r}, which "
-                         "is not an RLE character")
-    if groups.size == 0:
-        return groups
-    last = (groups & 0x20) == 0  # the last group of its number
-    if not last[-1]:
-        raise InvalidRLE("compressed RLE counts end in the middle of a number")
-    ends = np.flatnonzero(last)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    # pycocotools reads a number with 64-bit shifts that overflow past 12 groups (60 bits);
-    # refusing longer numbers first also keeps the int64 arithmetic below exact.
-    if lengths.max() > 12:
-        raise InvalidRLE("compressed RLE counts hold a number of more than 12 characters")
-    position = np.arange(groups.size) - np.repeat(starts, lengths)
-    values = np.add.reduceat((groups & 0x1F) << (5 * position), starts)
-    values -= np.where(groups[ends] & 0x10, 1 << (5 * lengths), 0)
-    # Every valid number is a run length or the difference of two, so no larger than a run.
-    if np.abs(values).max() > _MAX_RUN:
-        raise InvalidRLE("compressed RLE counts hold a number too large for any run length")
-    # From index 3 on, a number is the difference to the run two places before: undo that
-    # along the odd and the even indices (the even chain starts at run 2; run 0 stands
-    # alone). Each value is at most _MAX_RUN in size, so the int64 sums cannot overflow.
-    runs = values.copy()
-    runs[1::2] = np.cumsum(values[1::2])
-    runs[2::2] = np.cumsum(values[2::2])
-    if (runs < 0).any():
-        raise InvalidRLE("compressed RLE counts decode to a negative run length")
-    if runs.max() > _MAX_RUN:
-        raise InvalidRLE("compressed RLE counts decode to a run longer than pycocotools can "
-                         f"store ({_MAX_RUN} pixels)")
-    return runs
+    return height, width, counts, runs
 
 
 def json_int(value: Any) -> int | None:
