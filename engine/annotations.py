@@ -432,24 +432,35 @@ class Project:
         An id that is taken, or below 1, is replaced by a new one. Raises ``ValueError``
         when the mask's size is not the image's (as far as the project knows it).
         """
-        return self.add_encoded_object(file_name, encode_rle(mask), category, source, clicks,
-                                       object_id)
+        entry = self._entry_for(file_name, mask.shape, source)
+        return self._add(entry, encode_rle(mask), self.category_id(category), source, clicks,
+                         object_id)
 
-    def add_encoded_object(self, file_name: str, rle: dict, category: str,
+    def add_encoded_object(self, file_name: str, rle: dict, category_id: int,
                            source: str = "clicked", clicks: list[Click] | None = None,
                            object_id: int | None = None) -> AnnotatedObject:
         """:meth:`add_object` of a mask given as its compressed RLE, as
-        :func:`~engine.masks.encode_rle` writes it (an import has it so: no mask to decode
-        and encode again)."""
+        :func:`~engine.masks.encode_rle` writes it, in category ``category_id`` (one of the
+        project's): an import adds many objects so, without decoding and encoding their
+        masks or looking up their category by name each time."""
+        entry = self._entry_for(file_name, rle["size"], source)
+        return self._add(entry, rle, category_id, source, clicks, object_id)
+
+    def _entry_for(self, file_name: str, shape: tuple[int, int] | list[int], source: str
+                   ) -> ImageEntry:
+        """The image a new object of this mask size and source may go to."""
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}")
         entry = self.images[file_name]
-        height, width = rle["size"]
+        height, width = shape
         if entry.height and entry.width and (entry.height, entry.width) != (height, width):
             raise ValueError(f"the mask is {width}x{height} but {file_name} is "
                              f"{entry.width}x{entry.height}")
-        category_id = self.category_id(category)
-        entry.height, entry.width = height, width
+        return entry
+
+    def _add(self, entry: ImageEntry, rle: dict, category_id: int, source: str,
+             clicks: list[Click] | None, object_id: int | None) -> AnnotatedObject:
+        entry.height, entry.width = rle["size"]
         if object_id is None or object_id < 1 or object_id in self._object_ids:
             object_id = self._next_object_id
         self._next_object_id = max(self._next_object_id, object_id + 1)

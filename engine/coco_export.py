@@ -1,11 +1,11 @@
 """COCO export of a project (:func:`export_coco`): masks as polygons, or as RLE where
 polygons would lose them (:mod:`engine.coco_geometry` says how).
 
-The masks are never decoded whole: each object's RLE is decoded to runs together with the
-others of its batch (:func:`engine.rle.runs_of_many`), and traced within its bounding box.
-The JSON is written as ``json.dumps`` writes it, with the polygons' coordinates formatted
-once per distinct value (:class:`_FloatText`): at 100,000 objects, tens of millions of
-floats, whose formatting was most of the export's time.
+The masks are never decoded whole: the objects' RLE strings are decoded to runs a batch at
+a time (:func:`engine.rle.runs_of_many`), and each mask is traced within its bounding box.
+The JSON is what ``json.dumps`` writes, but the polygons' coordinates are formatted once
+per distinct value (:class:`_FloatText`): 100,000 objects hold some 20 million of them,
+and formatting each one took 6 s.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Protocol
 
 from engine.annotations import AnnotatedObject, ImageEntry, Project
-from engine.atomic import atomic_write_text
+from engine.atomic import atomic_write_bytes
 from engine.coco_geometry import HOLE_MODES, MIN_POLYGON_IOU, CocoGeometry, segmentations
 from engine.collector import collector_paused
 from engine.imageio import ImageLoadError, load_image
@@ -106,11 +106,11 @@ def export_coco(project: Project, out_path: str | os.PathLike, holes: str = "rle
     (:mod:`engine.review`) are left out. ``holes`` and ``min_iou`` are passed
     to :func:`mask_to_segmentation`. Objects with an empty mask are skipped with a warning:
     an empty polygon list is not valid COCO and an area-0 instance means nothing to a
-    reader. ``progress(done, total)`` is called after each image and each object;
-    when ``cancel.is_set()`` the export stops with :class:`ExportCancelled` and writes
-    nothing. The file is replaced atomically. An ``out_path`` that is one of the project's
-    own files (the project, its journal or lock, an image) raises ``ProjectError`` before
-    anything is read.
+    reader. ``progress(done, total)`` is called after each image and each object (the
+    objects come a batch at a time); when ``cancel.is_set()`` the export stops with
+    :class:`ExportCancelled` and writes nothing. The file is replaced atomically. An
+    ``out_path`` that is one of the project's own files (the project, its journal or lock,
+    an image) raises ``ProjectError`` before anything is read.
     """
     if holes not in HOLE_MODES:
         raise ValueError(f"holes must be one of {HOLE_MODES}, not {holes!r}")
@@ -154,17 +154,29 @@ def export_coco(project: Project, out_path: str | os.PathLike, holes: str = "rle
     queue.flush()
     _raise_if_cancelled(cancel)
     report.images = len(images)
-    before = {
+    # json.dumps of the whole document (compact), its annotations' JSON spliced in.
+    head = json.dumps({
         "info": {"description": f"Exported by Clickmask from {project.root.name}",
                  "date_created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "licenses": [],
         "images": images,
-    }
-    after = {"categories": [{"id": c.id, "name": c.name, "supercategory": ""}
-                            for c in project.categories]}
-    atomic_write_text(out_path, _spliced(before, "annotations",
-                                         "[" + ",".join(queue.annotations) + "]", after))
+    }, separators=_SEPARATORS)[:-1] + ',"annotations":['
+    tail = "]," + json.dumps({"categories": [{"id": c.id, "name": c.name, "supercategory": ""}
+                                             for c in project.categories]},
+                             separators=_SEPARATORS)[1:]
+    atomic_write_bytes(out_path, _joined(head.encode(), queue.annotations, tail.encode()))
     return report
+
+
+def _joined(head: bytes, items: list[bytes], tail: bytes) -> bytes:
+    """``head + b",".join(items) + tail`` in one join: the file's bytes are copied once,
+    not once per concatenation."""
+    if not items:
+        return head + tail
+    parts = [b","] * (2 * len(items) + 1)
+    parts[0], parts[-1] = head, tail
+    parts[1:-1:2] = items
+    return b"".join(parts)
 
 
 class _Pending(NamedTuple):
@@ -183,7 +195,8 @@ class _ExportQueue:
     def __init__(self, report: ExportReport, holes: str, min_iou: float,
                  step: Callable[[], None]) -> None:
         self.report, self.holes, self.min_iou, self.step = report, holes, min_iou, step
-        self.annotations: list[str] = []  # as JSON: much smaller than the lists of floats
+        # Each annotation's JSON (ASCII): much smaller than the lists of floats.
+        self.annotations: list[bytes] = []
         self._floats = _FloatText()
         self._pending: list[_Pending] = []
         self._objects = 0
@@ -237,7 +250,7 @@ class _ExportQueue:
                geometry: CocoGeometry, extent: tuple[int, int, int, int]) -> None:
         self.report.instances[obj.id] = InstanceExport(entry.id, geometry.kind, geometry.iou)
         self.annotations.append(_annotation_json(entry, obj, mask, extent,
-                                                 geometry.segmentation, self._floats))
+                                                 geometry.segmentation, self._floats).encode())
 
 
 def _annotation_json(entry: ImageEntry, obj: AnnotatedObject, mask: RunMask,
@@ -255,13 +268,6 @@ def _annotation_json(entry: ImageEntry, obj: AnnotatedObject, mask: RunMask,
             f'"category_id":{int(obj.category_id)},"segmentation":{text},'
             f'"area":{mask.area},"bbox":[{cmin},{rmin},{cmax - cmin + 1},{rmax - rmin + 1}],'
             f'"iscrowd":0}}')
-
-
-def _spliced(before: dict, key: str, value: str, after: dict) -> str:
-    """``json.dumps({**before, key: ..., **after})`` (compact) with the value's JSON given;
-    ``before`` and ``after`` are not empty."""
-    return (json.dumps(before, separators=_SEPARATORS)[:-1] + f",{json.dumps(key)}:{value},"
-            + json.dumps(after, separators=_SEPARATORS)[1:])
 
 
 class _FloatText(dict):

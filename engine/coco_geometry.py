@@ -82,6 +82,7 @@ def mask_to_segmentation(mask: np.ndarray, holes: str = "rle",
     so the geometry never loses more than that. Raises ``ValueError`` for an empty mask,
     which has no geometry.
     """
+    _check_holes(holes)
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
         raise ValueError(f"a mask is H x W, got shape {mask.shape}")
@@ -93,8 +94,7 @@ def mask_to_segmentation(mask: np.ndarray, holes: str = "rle",
 def segmentations(batch: RunMaskBatch, holes: str = "rle",
                   min_iou: float = MIN_POLYGON_IOU) -> list[CocoGeometry]:
     """:func:`mask_to_segmentation` of many masks, traced together."""
-    if holes not in HOLE_MODES:
-        raise ValueError(f"holes must be one of {HOLE_MODES}, not {holes!r}")
+    _check_holes(holes)
     results: list[CocoGeometry | None] = [None] * len(batch.masks)
     contours: list[np.ndarray] = []
     owners: list[int] = []
@@ -122,6 +122,11 @@ def segmentations(batch: RunMaskBatch, holes: str = "rle",
             results[index] = (CocoGeometry(polygons[index], "polygon", iou) if iou >= min_iou
                               else _exact(mask))
     return results
+
+
+def _check_holes(holes: str) -> None:
+    if holes not in HOLE_MODES:
+        raise ValueError(f"holes must be one of {HOLE_MODES}, not {holes!r}")
 
 
 def _exact(mask: RunMask) -> CocoGeometry:
@@ -283,33 +288,29 @@ def _check_polygons(polygons: list, height: int, width: int) -> None:
         if len(polygon) < 6 or len(polygon) % 2:
             raise InvalidAnnotation(f"{where} has {len(polygon)} numbers; a polygon needs an "
                                     "even count of at least 6 (three x, y points)")
-        coordinates = _coordinates(polygon)
-        if coordinates is None:
+        bounds = _polygon_bounds(polygon)
+        if bounds is None:
             raise InvalidAnnotation(f"{where} holds values that are not finite numbers")
-        xs, ys = coordinates[0::2], coordinates[1::2]
-        if (coordinates.size == 0  # integers too large for a float
-                or xs.min() < -_COORDINATE_SLACK * width
-                or xs.max() > (1 + _COORDINATE_SLACK) * width
-                or ys.min() < -_COORDINATE_SLACK * height
-                or ys.max() > (1 + _COORDINATE_SLACK) * height):
+        xmin, ymin, xmax, ymax = bounds
+        if (xmin < -_COORDINATE_SLACK * width or xmax > (1 + _COORDINATE_SLACK) * width
+                or ymin < -_COORDINATE_SLACK * height
+                or ymax > (1 + _COORDINATE_SLACK) * height):
             raise InvalidAnnotation(f"{where} lies far outside the {width}x{height} image")
 
 
-def _coordinates(polygon: list) -> np.ndarray | None:
-    """The polygon's numbers as floats; None when one is not a finite number, an empty
-    array when one is an integer too large for a float (far outside any image)."""
-    if set(map(type, polygon)) <= {int, float}:  # what JSON gives: checked in bulk
-        try:
-            coordinates = np.array(polygon, dtype=np.float64)
-            return coordinates if np.isfinite(coordinates).all() else None
-        except OverflowError:
-            pass
-    if not all(is_json_number(v) for v in polygon):
+def _polygon_bounds(polygon: list) -> tuple[float, float, float, float] | None:
+    """(xmin, ymin, xmax, ymax) of a polygon's points; None when a number is not finite."""
+    plain = set(map(type, polygon)) <= {int, float}  # what JSON gives: checked in bulk below
+    if not plain and not all(map(is_json_number, polygon)):
         return None
     try:
-        return np.array([float(v) for v in polygon])
-    except OverflowError:
-        return np.zeros(0)
+        points = np.array(polygon, dtype=np.float64).reshape(-1, 2)
+    except OverflowError:  # an integer too large for a float: far outside any image
+        return ((-math.inf, -math.inf, math.inf, math.inf)
+                if all(map(is_json_number, polygon)) else None)
+    low, high = points.min(axis=0).tolist(), points.max(axis=0).tolist()
+    # NaN and infinities show in the minimum or the maximum, wherever they are.
+    return (*low, *high) if all(map(math.isfinite, low + high)) else None
 
 
 def is_json_number(value: Any) -> bool:

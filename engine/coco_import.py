@@ -118,7 +118,10 @@ def import_coco(project: Project, coco_path: str | os.PathLike) -> ImportReport:
             "those instances were imported under new ids")
     crowd = 0
     category_ids: dict[str, int] = {}  # project category ids by name, once known
-    for index, annotation in enumerate(data["annotations"]):
+    annotations = data["annotations"]
+    for index in range(len(annotations)):
+        # Taken out of the file's data, so that its polygons are freed as the objects grow.
+        annotation, annotations[index] = annotations[index], None
         try:
             decoded = _decode_annotation(project, annotation, targets, category_names)
         except InvalidAnnotation as exc:
@@ -146,9 +149,10 @@ def import_coco(project: Project, coco_path: str | os.PathLike) -> ImportReport:
         keep_id = (annotation_id if annotation_id is not None
                    and 0 < annotation_id < 2 ** 31 and annotation_id not in repeated_ids
                    else None)
-        obj = project.add_encoded_object(target.entry.file_name, rle, category,
+        if category not in category_ids:  # made with its first instance that is added
+            category_ids[category] = project.category_id(category)
+        obj = project.add_encoded_object(target.entry.file_name, rle, category_ids[category],
                                          source="imported", object_id=keep_id)
-        category_ids[category] = obj.category_id
         target.masks().add((obj.category_id, rle["counts"]))
         report.added[target.entry.file_name] = report.added.get(target.entry.file_name, 0) + 1
     for target in targets.values():
@@ -327,8 +331,7 @@ def _decode_annotation(project: Project, annotation: Any, targets: dict[int, _Ta
 def _check_bbox(bbox: Any) -> None:
     # The box is not used (it is recomputed from the mask), but a broken one marks a broken
     # annotation: better skipped than imported as something the file did not mean.
-    if (not isinstance(bbox, list) or len(bbox) != 4
-            or not all(is_json_number(v) for v in bbox)):
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(map(is_json_number, bbox)):
         raise InvalidAnnotation("its bbox must be four numbers [x, y, width, height]")
     if bbox[2] < 0 or bbox[3] < 0:
         raise InvalidAnnotation(f"its bbox {bbox} has a negative width or height")

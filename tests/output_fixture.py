@@ -184,7 +184,8 @@ def build_coco(rng: np.random.Generator, project: dict) -> dict:
                 points = []
                 for dx, dy in DIRECTIONS[::int(rng.integers(1, 4))]:
                     scale = int(rng.integers(100, 100 * max(2, min(height, width) // 4)))
-                    points += [(cx * 100 + scale * dx // 4) / 100, (cy * 100 + scale * dy // 4) / 100]
+                    points += [(cx * 100 + scale * dx // 4) / 100,
+                               (cy * 100 + scale * dy // 4) / 100]
                 parts.append(points)
             record["segmentation"] = parts
             record["bbox"] = [0, 0, 1, 1]
