@@ -215,20 +215,19 @@ def _unchanged_by_simplify(vertices: np.ndarray, starts: np.ndarray, sizes: np.n
     """
     if not sizes.size:
         return np.zeros(0, bool)
-    first = np.repeat(starts, sizes)
-    size = np.repeat(sizes, sizes)
-    position = np.arange(len(vertices)) - first
-    before = vertices[first + (position - 1) % size]
-    after = vertices[first + (position + 1) % size]
-    chord = after - before
-    chord_length = np.hypot(chord[:, 0], chord[:, 1])
-    offset = vertices - before
-    with np.errstate(divide="ignore", invalid="ignore"):  # a zero chord fails anyway
-        distance = np.abs(chord[:, 0] * offset[:, 1] - chord[:, 1] * offset[:, 0]) / chord_length
-    step = after - vertices
-    good = ((chord_length >= _SIMPLIFY_MARGIN) & (distance >= _SIMPLIFY_MARGIN)
-            & (np.hypot(step[:, 0], step[:, 1]) >= _SIMPLIFY_MARGIN)
-            & (np.abs(vertices).max(axis=1) <= _SIMPLIFY_MAX_COORDINATE))
+    ends = starts + sizes - 1
+    x, y = vertices[:, 0], vertices[:, 1]
+    # Each vertex's neighbours in its own ring (closed: the first follows the last).
+    before_x, before_y = np.roll(x, 1), np.roll(y, 1)
+    before_x[starts], before_y[starts] = x[ends], y[ends]
+    after_x, after_y = np.roll(x, -1), np.roll(y, -1)
+    after_x[ends], after_y[ends] = x[starts], y[starts]
+    chord_x, chord_y = after_x - before_x, after_y - before_y
+    chord = np.hypot(chord_x, chord_y)
+    cross = np.abs(chord_x * (y - before_y) - chord_y * (x - before_x))
+    good = ((chord >= _SIMPLIFY_MARGIN) & (cross >= _SIMPLIFY_MARGIN * chord)
+            & (np.hypot(after_x - x, after_y - y) >= _SIMPLIFY_MARGIN)
+            & (np.maximum(np.abs(x), np.abs(y)) <= _SIMPLIFY_MAX_COORDINATE))
     return np.logical_and.reduceat(good, starts)
 
 

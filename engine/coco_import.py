@@ -132,13 +132,9 @@ def import_coco(project: Project, coco_path: str | os.PathLike) -> ImportReport:
         if decoded is None:
             continue  # counted with its image; one warning per image says why
         target, rle, category, annotation_id = decoded
-        if category not in category_ids:
-            existing = next((c.id for c in project.categories if c.name == category), None)
-            if existing is not None:
-                category_ids[category] = existing
+        category_id = _project_category(project, category, category_ids)
         # encode_rle is canonical, so equal masks have equal RLE strings.
-        known = (category_ids.get(category), rle["counts"])
-        if known in target.masks():
+        if (category_id, rle["counts"]) in target.masks():
             report.duplicates += 1
             continue
         if annotation.get("iscrowd") == 1:
@@ -149,11 +145,11 @@ def import_coco(project: Project, coco_path: str | os.PathLike) -> ImportReport:
         keep_id = (annotation_id if annotation_id is not None
                    and 0 < annotation_id < 2 ** 31 and annotation_id not in repeated_ids
                    else None)
-        if category not in category_ids:  # made with its first instance that is added
-            category_ids[category] = project.category_id(category)
-        obj = project.add_encoded_object(target.entry.file_name, rle, category_ids[category],
-                                         source="imported", object_id=keep_id)
-        target.masks().add((obj.category_id, rle["counts"]))
+        if category_id is None:  # made with its first instance that is added
+            category_id = category_ids[category] = project.category_id(category)
+        project.add_encoded_object(target.entry.file_name, rle, category_id,
+                                   source="imported", object_id=keep_id)
+        target.masks().add((category_id, rle["counts"]))
         report.added[target.entry.file_name] = report.added.get(target.entry.file_name, 0) + 1
     for target in targets.values():
         if target.skipped:
@@ -164,6 +160,17 @@ def import_coco(project: Project, coco_path: str | os.PathLike) -> ImportReport:
         report.warnings.append(f"{crowd} crowd region(s) (iscrowd=1) were imported as "
                                "ordinary objects")
     return report
+
+
+def _project_category(project: Project, name: str, known: dict[str, int]) -> int | None:
+    """The id of the project's category ``name`` (remembered in ``known``); None while the
+    project has none."""
+    if name not in known:
+        found = next((c.id for c in project.categories if c.name == name), None)
+        if found is None:
+            return None
+        known[name] = found
+    return known[name]
 
 
 def _read_coco_json(path: Path) -> dict:

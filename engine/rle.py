@@ -4,9 +4,9 @@ cropped without decoding the whole mask.
 A 640 x 480 mask decodes to 300 KB, while an object covering a few % of it is a few hundred
 runs. Opening a project checks every RLE in it, an import makes one per annotation and an
 export traces every one, so at 100,000 objects those paths work on the runs:
-:func:`check_compressed` validates the RLE strings of a whole project in one vectorised
-pass, and :class:`RunMask` gives an object's area, extent, canonical RLE and a crop of its
-bounding box.
+:func:`check_compressed` validates the RLE strings of a whole project in a few vectorised
+passes, :class:`RunMask` gives a mask's area and canonical RLE, and :class:`RunMaskBatch`
+the extents of many masks and crops of their bounding boxes.
 
 COCO RLE runs go down the columns (column-major) and start with a background run. The
 canonical runs, as pycocotools' ``encode`` writes them, have no zero-length run but a first
@@ -93,25 +93,30 @@ def check_compressed(texts: Sequence[str], pixels: Sequence[int]) -> np.ndarray:
     False also for the strings this leaves to :func:`compressed_runs` (empty or not ASCII),
     so a False says "check this one alone", which gives the message too.
     """
-    ok = np.zeros(len(texts), dtype=bool)
-    for chunk in _chunks(texts):
-        runs, first, counts, good = _decode(texts[chunk.start:chunk.stop])
-        totals = np.add.reduceat(runs, first) if runs.size else np.zeros(0, np.int64)
-        ok[chunk] = good & (totals == np.asarray(pixels[chunk.start:chunk.stop], np.int64))
-    return ok
+    valid = np.zeros(len(texts), dtype=bool)
+    for chunk, _, _, _, good in _checked(texts, pixels):
+        valid[chunk] = good
+    return valid
 
 
 def runs_of_many(texts: Sequence[str], pixels: Sequence[int]) -> list[np.ndarray | None]:
     """:func:`compressed_runs` of many strings, decoded together; None for each string that
     :func:`check_compressed` does not pass (check it alone for the reason)."""
     result: list[np.ndarray | None] = []
-    for chunk in _chunks(texts):
-        runs, first, counts, good = _decode(texts[chunk.start:chunk.stop])
-        totals = np.add.reduceat(runs, first)
-        good &= totals == np.asarray(pixels[chunk.start:chunk.stop], np.int64)
+    for _, runs, first, counts, good in _checked(texts, pixels):
         result += [runs[start:start + count] if ok else None
                    for start, count, ok in zip(first.tolist(), counts.tolist(), good.tolist())]
     return result
+
+
+def _checked(texts: Sequence[str], pixels: Sequence[int]
+             ) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_decode` a chunk of the strings at a time, each string's runs also checked to
+    cover its pixels: (the chunk, then what _decode gives)."""
+    for chunk in _chunks(texts):
+        runs, first, counts, good = _decode(texts[chunk])
+        good &= np.add.reduceat(runs, first) == np.asarray(pixels[chunk], np.int64)
+        yield chunk, runs, first, counts, good
 
 
 def _chunks(texts: Sequence[str]) -> list[slice]:
