@@ -95,7 +95,7 @@ def segmentations(batch: RunMaskBatch, holes: str = "rle",
                   min_iou: float = MIN_POLYGON_IOU) -> list[CocoGeometry]:
     """:func:`mask_to_segmentation` of many masks, traced together."""
     _check_holes(holes)
-    results: list[CocoGeometry | None] = [None] * len(batch.masks)
+    exact: dict[int, CocoGeometry] = {}  # masks with holes, when holes stay RLE
     contours: list[np.ndarray] = []
     owners: list[int] = []
     # With RETR_CCOMP, contours that have a parent are the boundaries of holes (background
@@ -109,19 +109,21 @@ def segmentations(batch: RunMaskBatch, holes: str = "rle",
         found, hierarchy = cv2.findContours(box, mode, cv2.CHAIN_APPROX_SIMPLE,
                                             offset=(cmin - 1, rmin - 1))
         if holes == "rle" and (hierarchy[0][:, 3] >= 0).any():
-            results[index] = _exact(batch.masks[index])
+            exact[index] = _exact(batch.masks[index])
             continue
         contours += [contour.reshape(-1, 2).astype(np.float64) for contour in found]
         owners += [index] * len(found)
     polygons: list[list[list[float]]] = [[] for _ in batch.masks]
     for owner, outline in zip(owners, _outlines(contours)):
         polygons[owner] += outline
-    for index, mask in enumerate(batch.masks):
-        if results[index] is None:
-            iou = _polygon_iou(polygons[index], mask)
-            results[index] = (CocoGeometry(polygons[index], "polygon", iou) if iou >= min_iou
-                              else _exact(mask))
-    return results
+    return [exact[index] if index in exact else _checked(polygons[index], mask, min_iou)
+            for index, mask in enumerate(batch.masks)]
+
+
+def _checked(polygons: list[list[float]], mask: RunMask, min_iou: float) -> CocoGeometry:
+    """The polygons, if they keep at least ``min_iou`` of the mask; else its RLE."""
+    iou = _polygon_iou(polygons, mask)
+    return CocoGeometry(polygons, "polygon", iou) if iou >= min_iou else _exact(mask)
 
 
 def _check_holes(holes: str) -> None:
