@@ -210,14 +210,14 @@ class _ExportQueue:
 
     def add(self, entry: ImageEntry, obj: AnnotatedObject, size: tuple[int, int],
             category_ids: set[int]) -> None:
-        where = f"object {obj.id} of {entry.file_name}"
         height, width = obj.rle["size"]  # checked when the object was read or made
         warning = None
         if obj.category_id not in category_ids:
-            warning = f"{where} skipped: its category id {obj.category_id} is not in the project"
+            warning = (f"object {obj.id} of {entry.file_name} skipped: its category id "
+                       f"{obj.category_id} is not in the project")
         elif (height, width) != size:
-            warning = (f"{where} skipped: its mask is {width}x{height} but the image is "
-                       f"{size[1]}x{size[0]}")
+            warning = (f"object {obj.id} of {entry.file_name} skipped: its mask is "
+                       f"{width}x{height} but the image is {size[1]}x{size[0]}")
         else:
             self._objects += 1
         self._pending.append(_Pending(entry, obj, warning))
@@ -241,9 +241,11 @@ class _ExportQueue:
                     self._write(entry, obj, mask, *written[id(mask)])
             if warning is not None:
                 self.report.warnings.append(warning)
-                self.report.skipped += obj is not None
-            if obj is not None:
-                self.step()
+            if obj is None:
+                continue  # an image left out: its objects were counted and stepped with it
+            if warning is not None:
+                self.report.skipped += 1
+            self.step()
         self._pending, self._objects = [], 0
 
     def _write(self, entry: ImageEntry, obj: AnnotatedObject, mask: RunMask,

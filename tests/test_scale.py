@@ -77,7 +77,7 @@ def test_importing_twice_as_many_annotations_into_one_image_is_twice_the_work(tm
     """The import used to compare each annotation with every object of its image (to find
     duplicates), so its work grew with the square of the annotations per image: 12,000 on
     3 images took 6 s, 48,000 took 49 s. Twice the annotations must be about twice the
-    calls; the old import made 3.5 times as many."""
+    calls; the old import made 3.2 times as many."""
     folder = tmp_path / "images"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), np.zeros((64, 64, 3), np.uint8))
