@@ -23,6 +23,10 @@ from filelock import FileLock, Timeout
 
 from engine.atomic import atomic_write_text
 from engine.project_files import ProjectError, holder_path, lock_path, project_location
+from engine.regular_file import read_regular_file
+
+# A holder note is a line of JSON; anything larger is not one of ours.
+_HOLDER_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,8 @@ class LockHolder:
     def read(cls, path: Path) -> LockHolder | None:
         """The holder a lock holder file names; None when it is missing or unreadable."""
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
+            record = json.loads(read_regular_file(path, _HOLDER_MAX_BYTES).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return None
         if (not isinstance(record, dict) or not isinstance(record.get("host"), str)
                 or type(record.get("pid")) is not int or not isinstance(record.get("since"), str)):

@@ -105,6 +105,18 @@ def test_a_leftover_note_of_a_dead_process_does_not_lock(folder: Path) -> None:
     Project.open_folder(folder, lock=True).release_lock()
 
 
+@pytest.mark.timeout(30)
+def test_a_fifo_as_the_holder_note_is_not_read(folder: Path) -> None:
+    first = Project.open_folder(folder, lock=True)
+    note = holder_path(first.path)
+    note.unlink()
+    os.mkfifo(note)  # a plain read would wait for a writer for good
+    with pytest.raises(ProjectLocked, match="which one is unknown"):
+        Project.open_folder(folder, lock=True)
+    note.unlink()
+    first.release_lock()
+
+
 @pytest.mark.gui
 def test_import_is_refused_while_the_gui_has_the_project_open(qtbot, folder: Path,
                                                               tmp_path: Path, capsys) -> None:
