@@ -21,6 +21,17 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
+@pytest.fixture(scope="module")
+def golden_threads() -> int:
+    """Torch threads for a module compared with official recordings: 2, as they were
+    recorded, or CLICKMASK_TEST_THREADS (the suite must pass with any count)."""
+    import torch
+
+    threads = int(os.environ.get("CLICKMASK_TEST_THREADS", "2"))
+    torch.set_num_threads(threads)
+    return threads
+
+
 @pytest.fixture(autouse=True)
 def clickmask_home(tmp_path_factory, monkeypatch) -> Path:
     """Keep settings, weights and projects of every test out of the user's directories."""

@@ -14,9 +14,9 @@ from engine.checkpoints import build_model, identify, read_checkpoint
 from engine.inference.brs import BRSSettings, FeatureBRSPredictor
 from engine.inference.ritm import RITMPredictor
 from engine.inference.zoom import ZoomIn
-from engine.masks import mask_iou
 from engine.models.fbrs_models import FBRSDeeplabModel, FBRSHRNetModel
 from engine.models.is_deeplab_model import DeeplabModel
+from teacher_forcing import SHORT_RUN, clicks_of, predict_from_official_state
 
 # The official step-by-step cases: file -> (BRS mode, demo settings?)
 PREDICTOR_CASES = {"pred_nobrs_zoom": ("NoBRS", False), "pred_fbrsB_zoom": ("f-BRS-B", False),
@@ -65,8 +65,7 @@ def test_released_resnet_files_without_batch_counters_are_identified_and_load() 
 
 
 @pytest.fixture(scope="module")
-def fbrs_info(shared_dir: Path):
-    torch.set_num_threads(2)
+def fbrs_info(shared_dir: Path, golden_threads: int):
     [info] = read_checkpoint(shared_dir / "golden" / "fbrs" / "resnet34_dh128_golden.pth.xz")
     return info
 
@@ -84,39 +83,78 @@ def test_raw_forward_matches_the_official_network(shared_dir: Path, fbrs_info) -
     np.testing.assert_allclose(logits, golden["logits"], atol=2e-4)
 
 
+def _predictor(model_info, case: str) -> RITMPredictor:
+    """The official ``get_predictor`` call of a recorded case, rebuilt with our classes."""
+    mode, demo = PREDICTOR_CASES[case]
+    model = build_model(model_info, cpu_dist_maps=demo)
+    common = dict(zoom_in=ZoomIn(target_size=480) if demo else ZoomIn(),
+                  max_size=800 if demo else None)
+    if mode == "NoBRS":
+        return RITMPredictor(model, **common)
+    settings = BRSSettings(prob_thresh=0.5, min_iou_diff=1e-3) if demo else BRSSettings()
+    return FeatureBRSPredictor(model, brs_mode=mode, settings=settings,
+                               net_clicks_limit=3 if "limit3" in case else 8, **common)
+
+
+def _image(shared_dir: Path) -> np.ndarray:
+    return cv2.imread(str(shared_dir / "golden" / "fbrs" / "image_320x480.png"))[..., ::-1].copy()
+
+
+def _check_box(predictor: RITMPredictor, golden, step: int, where: str) -> None:
+    assert (predictor.zoom_in.state.object_roi or (-1, -1, -1, -1)) == \
+        tuple(int(v) for v in golden["zoom_roi"][step]), where
+
+
+def _check_result(probs: np.ndarray, predictor: RITMPredictor, golden, step: int, case: str,
+                  where: str) -> None:
+    """The README's suggested checks: probabilities within 2e-3, masks (0.49; 0.5 for the
+    demo) equal but for 0.1 % of the pixels; for f-BRS the evaluation count exact (the
+    same for 1 and 2 threads of the official code) and the variables within 1e-3."""
+    expected = golden["probs"][step]
+    np.testing.assert_allclose(probs, expected, atol=2e-3, err_msg=where)
+    threshold = 0.5 if PREDICTOR_CASES[case][1] else 0.49
+    assert np.mean((probs > threshold) != (expected > threshold)) <= 1e-3, where
+    if isinstance(predictor, FeatureBRSPredictor):
+        assert predictor.evaluations == golden["nfev"][step], where
+        np.testing.assert_allclose(predictor.get_state().opt_data, golden["opt_data"][step],
+                                   atol=1e-3, err_msg=where)
+
+
 @pytest.mark.parametrize("case", sorted(PREDICTOR_CASES))
 def test_predictors_match_the_official_fbrs_code(shared_dir: Path, fbrs_info, case: str) -> None:
+    """Free-running, as a user clicks: every click for NoBRS; for f-BRS the first 3, up to
+    the first long optimisation (later ones are chaotic, see teacher_forcing)."""
     golden = np.load(shared_dir / "golden" / "fbrs" / f"{case}.npz")
-    mode, demo = PREDICTOR_CASES[case]
-    model = build_model(fbrs_info, cpu_dist_maps=demo)
-    zoom = ZoomIn(target_size=480) if demo else ZoomIn()
-    common = dict(zoom_in=zoom, max_size=800 if demo else None)
-    if mode == "NoBRS":
-        predictor = RITMPredictor(model, **common)
-    else:
-        settings = BRSSettings(prob_thresh=0.5, min_iou_diff=1e-3) if demo else BRSSettings()
-        predictor = FeatureBRSPredictor(model, brs_mode=mode, settings=settings,
-                                        net_clicks_limit=3 if "limit3" in case else 8, **common)
-    image = cv2.imread(str(shared_dir / "golden" / "fbrs" / "image_320x480.png"))[..., ::-1]
-    session = InteractiveSession(predictor, image.copy())
-    # Click 5 of the limit-3 case is chaotic even between two runs of the official code.
-    clicks = golden["clicks"][:4] if "limit3" in case else golden["clicks"]
-    for step, (y, x, positive) in enumerate(clicks):
-        probs = session.add_click(Click(float(y), float(x), bool(positive)))
+    predictor = _predictor(fbrs_info, case)
+    session = InteractiveSession(predictor, _image(shared_dir))
+    clicks = clicks_of(golden["clicks"])
+    for step, click in enumerate(clicks if case == "pred_nobrs_zoom" else clicks[:3]):
+        if golden["nfev"][step] > SHORT_RUN:
+            break
+        probs = session.add_click(click)
         where = f"{case} click {step + 1}"
-        assert (zoom.state.object_roi or (-1, -1, -1, -1)) == \
-            tuple(int(v) for v in golden["zoom_roi"][step]), where
-        expected = golden["probs"][step]
-        # The README's noise floor of the official code (1 vs 2 threads) is <= 1e-5, except
-        # 3.7e-4 at the demo's 5th click, where L-BFGS amplifies rounding: there we measured
-        # 1.6e-3 (we normalise the image after Zoom-In, the official code before it).
-        atol = 2e-3 if (case, step) == ("pred_demo_fbrsB", 4) else 1e-3
-        np.testing.assert_allclose(probs, expected, atol=atol, err_msg=where)
-        assert mask_iou(probs > 0.49, expected > 0.49) >= 0.99, where
-        if mode != "NoBRS":
-            assert predictor.evaluations == golden["nfev"][step], where
-            np.testing.assert_allclose(predictor.get_state().opt_data, golden["opt_data"][step],
-                                       atol=1e-3, err_msg=where)
+        _check_box(predictor, golden, step, where)
+        _check_result(probs, predictor, golden, step, case, where)
+
+
+@pytest.mark.parametrize("case, click", [(case, click) for case in sorted(PREDICTOR_CASES)
+                                         if case != "pred_nobrs_zoom" for click in range(2, 6)])
+def test_fbrs_click_matches_the_official_fbrs_code_teacher_forced(
+        shared_dir: Path, fbrs_info, case: str, click: int) -> None:
+    """Click ``click`` alone, from the official state after the click before (as
+    golden/ritm/README.md §4 describes): its box, and its result if the optimisation was
+    short (the README's chaotic click 5 of the limit-3 case is a long one). These files
+    record no loss values to check a long run's first evaluations with."""
+    golden = np.load(shared_dir / "golden" / "fbrs" / f"{case}.npz")
+    predictor = _predictor(fbrs_info, case)
+    step = click - 1
+    probs = predict_from_official_state(
+        predictor, _image(shared_dir), clicks_of(golden["clicks"][:click]),
+        golden["probs"][step - 1], golden["zoom_roi"][step - 1], golden["opt_data"][step - 1])
+    where = f"{case} click {click}, teacher-forced"
+    _check_box(predictor, golden, step, where)
+    if golden["nfev"][step] <= SHORT_RUN:
+        _check_result(probs, predictor, golden, step, case, where)
 
 
 @pytest.mark.parametrize("mode", ["f-BRS-A", "f-BRS-C"])
@@ -128,8 +166,7 @@ def test_every_deeplab_insertion_point_refines(shared_dir: Path, fbrs_info, mode
     assert model.brs_channels(insertion) == {"f-BRS-A": 512, "f-BRS-C": 128}[mode]
     predictor = FeatureBRSPredictor(model, brs_mode=mode,
                                     settings=BRSSettings(max_evaluations=4), zoom_in=ZoomIn())
-    image = cv2.imread(str(shared_dir / "golden" / "fbrs" / "image_320x480.png"))[..., ::-1]
-    session = InteractiveSession(predictor, image.copy())
+    session = InteractiveSession(predictor, _image(shared_dir))
     session.add_click(Click(170, 250, True))
     session.add_click(Click(60, 100, False))
     assert predictor.evaluations > 0
