@@ -13,8 +13,9 @@ import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -33,16 +34,29 @@ from engine.project_files import (PROJECT_FILE_NAME, FileStamp, ProjectChanged, 
 from engine.project_lock import ProjectLock, lock_project_location
 from engine.regular_file import open_regular
 
-if TYPE_CHECKING:
-    from engine.journal import Journal
-
 FORMAT_NAME = "clickmask-project"
 FORMAT_VERSION = 1
 
-SOURCES = ("clicked", "imported", "corrected")
+class ObjectSource(StrEnum):
+    """How an object was made (a StrEnum: it is its JSON string, and compares equal to it)."""
 
-# How the review of an imported object ended (engine/review.py steps through them).
-REVIEW_OUTCOMES = ("pending", "accepted", "corrected", "relabelled", "rejected")
+    CLICKED = "clicked"
+    IMPORTED = "imported"
+    CORRECTED = "corrected"
+
+
+class ReviewOutcome(StrEnum):
+    """How the review of an imported object ended (engine/review.py steps through them)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    CORRECTED = "corrected"
+    RELABELLED = "relabelled"
+    REJECTED = "rejected"
+
+
+SOURCES = tuple(source.value for source in ObjectSource)
+REVIEW_OUTCOMES = tuple(outcome.value for outcome in ReviewOutcome)
 
 
 @dataclass
@@ -133,7 +147,10 @@ class Project:
         self._next_object_id = 1
         self._object_ids: set[int] = set()  # kept by add/remove/load: O(1) "is this id taken"
         self._present: list[str] = []  # file names in the folder's order, see sync_with_folder
-        self.journal: Journal | None = None  # crash journal, checkpointed by save()
+        # The serial number of the last journaled edit this project holds (engine/workspace.py):
+        # saved with it, so that a replay skips the edits the file already has.
+        self.edit_serial = 0
+        self.journal: Any = None  # crash journal, checkpointed by save() (until the workspace)
         self.lock: ProjectLock | None = None  # held while open for editing, see open_folder
         self._editing = False  # open for editing: hold the lock of wherever it is saved
         # The project file at a path as this project last read or wrote it (None: there was
@@ -213,6 +230,10 @@ class Project:
             if not isinstance(data.get("root"), str):
                 raise _Damaged("it has no 'root' folder")
             project = cls(Path(data["root"]), path)
+            serial = json_int(data.get("edit_serial", 0))
+            if serial is None or serial < 0:
+                raise _Damaged("its 'edit_serial' is not a whole number")
+            project.edit_serial = serial
             project.categories = _read_categories(data.get("categories"))
             category_ids = {category.id for category in project.categories}
             images = data.get("images")
@@ -241,6 +262,7 @@ class Project:
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "root": str(self.root),
+            "edit_serial": self.edit_serial,
             "categories": [{"id": c.id, "name": c.name, "color": color_to_hex(c.color)}
                            for c in self.categories],
             "images": [
@@ -255,7 +277,7 @@ class Project:
         }
 
     def save(self) -> None:
-        """Write the project atomically (temp file, fsync, rename), then shorten its journal.
+        """Write the project atomically (temp file, fsync, rename).
 
         A save never replaces changes it did not read: it raises :class:`ProjectChanged`
         when someone else changed the file since this project read or wrote it, and
@@ -374,7 +396,7 @@ class Project:
         category_id = max((c.id for c in self.categories), default=0) + 1
         if color is None:
             taken = {c.color for c in self.categories}
-            color = next((c for c in _palette_from(category_id) if c not in taken),
+            color = next((c for c in palette_from(category_id) if c not in taken),
                          palette_color(category_id))
         category = Category(category_id, name, tuple(color))
         self.categories.append(category)
@@ -482,6 +504,22 @@ class Project:
         entry.objects.remove(obj)
         self._object_ids.discard(object_id)
 
+    def insert_object(self, file_name: str, position: int, obj: AnnotatedObject) -> None:
+        """Put ``obj`` (its id free, checked by the caller: see engine/edits.py) at
+        ``position`` in image ``file_name``'s objects; the image takes its mask's size."""
+        entry = self.images[file_name]
+        entry.height, entry.width = obj.rle["size"]
+        entry.objects.insert(position, obj)
+        self._object_ids.add(obj.id)
+        self._next_object_id = max(self._next_object_id, obj.id + 1)
+
+    def has_object(self, object_id: int) -> bool:
+        return object_id in self._object_ids
+
+    def new_object_id(self) -> int:
+        """The id the next new object gets (not reserved: an edit made now takes it)."""
+        return self._next_object_id
+
     def set_category(self, object_id: int, category: str) -> None:
         _, obj = self.find_object(object_id)
         obj.category_id = self.category_id(category)
@@ -511,7 +549,7 @@ def _read_categories(records: Any) -> list[Category]:
     return categories
 
 
-def _palette_from(number: int) -> list[RGB]:
+def palette_from(number: int) -> list[RGB]:
     """The palette, starting at ``number``'s colour."""
     start = (number - 1) % len(PALETTE)
     return list(PALETTE[start:] + PALETTE[:start])
