@@ -293,6 +293,7 @@ class MainWindow(QMainWindow):
         c.image_failed.connect(self._on_image_failed)
         c.session_changed.connect(self._refresh_session)
         c.objects_changed.connect(self._refresh_objects)
+        c.history_changed.connect(self._refresh_history)
         c.busy_changed.connect(self._on_busy_changed)
         c.model_changed.connect(self._on_model_changed)
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
@@ -601,8 +602,15 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.canvas.set_clicks(c.displayed_clicks)
         self.canvas.set_current_mask(c.view.mask, c.view.probability)
-        self.undo_action.setEnabled(c.view.can_undo or c.busy)
-        self.redo_action.setEnabled(c.view.can_redo or c.busy)
+        self._refresh_history()
+
+    def _refresh_history(self) -> None:
+        """Edit > Undo / Redo: the clicks of the object in progress, else project edits."""
+        c = self.controller
+        self.undo_action.setEnabled(c.can_undo)
+        self.redo_action.setEnabled(c.can_redo)
+        self.undo_action.setText(f"&Undo {c.undo_text}" if c.undo_text else "&Undo")
+        self.redo_action.setText(f"&Redo {c.redo_text}" if c.redo_text else "&Redo")
 
     def apply_view_settings(self, settings: ViewSettings) -> None:
         """Threshold the current mask and redraw masks and clicks as ``settings`` say."""

@@ -150,7 +150,6 @@ class Project:
         # The serial number of the last journaled edit this project holds (engine/workspace.py):
         # saved with it, so that a replay skips the edits the file already has.
         self.edit_serial = 0
-        self.journal: Any = None  # crash journal, checkpointed by save() (until the workspace)
         self.lock: ProjectLock | None = None  # held while open for editing, see open_folder
         self._editing = False  # open for editing: hold the lock of wherever it is saved
         # The project file at a path as this project last read or wrote it (None: there was
@@ -262,7 +261,8 @@ class Project:
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "root": str(self.root),
-            "edit_serial": self.edit_serial,
+            # Only once there were edits: files of projects never edited stay as they were.
+            **({"edit_serial": self.edit_serial} if self.edit_serial else {}),
             "categories": [{"id": c.id, "name": c.name, "color": color_to_hex(c.color)}
                            for c in self.categories],
             "images": [
@@ -290,8 +290,6 @@ class Project:
                 text = json.dumps(self.to_json(), separators=(",", ":"))
             atomic_write_text(self.path, text)
             self._on_disk = (self.path, FileStamp.of(self.path))
-            if self.journal is not None:
-                self.journal.checkpoint()
 
     def hold_lock(self) -> None:
         """Hold the project's lock from now on, as :meth:`open_folder` with ``lock``; raises
@@ -512,6 +510,11 @@ class Project:
         entry.objects.insert(position, obj)
         self._object_ids.add(obj.id)
         self._next_object_id = max(self._next_object_id, obj.id + 1)
+
+    def note_image_size(self, file_name: str, height: int, width: int) -> None:
+        """The image was read and has this size (a fact of the file, not an edit)."""
+        entry = self.images[file_name]
+        entry.height, entry.width = height, width
 
     def has_object(self, object_id: int) -> bool:
         return object_id in self._object_ids

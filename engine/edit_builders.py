@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 import numpy as np
 
-from engine.annotations import AnnotatedObject, ObjectSource, Project, palette_from
+from engine.annotations import (AnnotatedObject, ObjectSource, Project, ReviewOutcome,
+                                palette_from)
 from engine.clicks import Click
 from engine.edits import (AddCategory, AddObject, Batch, ChangeCategoryId, ChangeObject,
                           DeleteObject, Edit, EditError, ObjectChange, RecolorCategory,
                           RemoveCategory, RenameCategory, SetVisibility, Visibility)
 from engine.masks import encode_rle
-from engine.object_state import CategoryState, ObjectState
+from engine.object_state import CategoryState, ObjectState, ReviewState
 from engine.palette import RGB, palette_color
 from engine.review import accept_object, reject_object, relabel_object, revert_object
 
@@ -57,14 +58,20 @@ def _with_category(add: AddCategory | None, edit: Edit) -> Edit:
 # -- objects --------------------------------------------------------------------------------
 
 def add_object(project: Project, file_name: str, mask: np.ndarray, category: str,
-               clicks: Iterable[Click] = ()) -> Edit:
-    """A new clicked object of ``mask`` in ``category`` (by name, added when new)."""
+               clicks: Iterable[Click] = (), source: ObjectSource = ObjectSource.CLICKED,
+               object_id: int | None = None) -> Edit:
+    """A new object of ``mask`` in ``category`` (by name, added when new), at the end of
+    its image's objects; ``object_id`` is kept when it is free."""
     if file_name not in project.images:
         raise EditError(f"{file_name!r} is not an image of the project")
     category_id, add = _category_for(project, category)
     position = len(project.images[file_name].objects)
-    state = ObjectState(file_name, position, project.new_object_id(), category_id,
-                        encode_rle(mask), ObjectSource.CLICKED, _as_json(clicks), True, None)
+    if object_id is None or object_id < 1 or project.has_object(object_id):
+        object_id = project.new_object_id()
+    source = ObjectSource(source)
+    review = ReviewState(ReviewOutcome.PENDING) if source is ObjectSource.IMPORTED else None
+    state = ObjectState(file_name, position, object_id, category_id, encode_rle(mask),
+                        source, _as_json(clicks), True, review)
     return _with_category(add, AddObject(state))
 
 
@@ -74,8 +81,8 @@ def delete_object(project: Project, object_id: int) -> Edit:
 
 def replace_mask(project: Project, object_id: int, mask: np.ndarray,
                  clicks: Iterable[Click] | None, change: ObjectChange) -> Edit | None:
-    """The object's mask becomes ``mask``: a correction with ``clicks`` (its source becomes
-    "corrected"), or a clean-up (``clicks`` None: they stay). An imported object keeps its
+    """The object's mask becomes ``mask`` (its source "corrected"): a correction with
+    ``clicks``, or a clean-up (``clicks`` None: they stay). An imported object keeps its
     imported mask for the review. None when the mask is the same."""
     before = _object(project, object_id)
     if not mask.any():
@@ -83,9 +90,9 @@ def replace_mask(project: Project, object_id: int, mask: np.ndarray,
 
     def set_mask(obj: AnnotatedObject) -> None:
         obj.set_mask(mask)
+        obj.source = ObjectSource.CORRECTED
         if clicks is not None:
             obj.clicks = list(_as_json(clicks))
-            obj.source = ObjectSource.CORRECTED
     after = _changed(before, set_mask)
     return None if after == before else ChangeObject(before, after, change)
 
