@@ -8,6 +8,7 @@ dropped.
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from contextlib import suppress
@@ -29,6 +30,8 @@ from engine.imageio import load_image
 from engine.journal import InProgress, Recovery
 from engine.masks import decode_rle, encode_rle
 from engine.review import ReviewQueue, imported_rle
+from engine.views import (CategoryRow, ImageRow, ObjectRow, category_rows, image_row,
+                          object_rows)
 from engine.workspace import Changed, Step, Workspace
 from engine.inference.options import InferenceOptions
 from engine.proposals import Proposal, ProposalGenerator
@@ -116,6 +119,7 @@ class SessionController(QObject):
         # The object in progress that Esc dropped, until Undo puts it back (or other work
         # makes that undo meaningless): in the journal's terms, as a crash would leave it.
         self._discarded: InProgress | None = None
+        self._masks: dict[int, tuple[dict, np.ndarray]] = {}  # see object_mask
         self._files: list[str] = []
         self._worker = InferenceWorker(self)
         self._worker.finished.connect(self._on_job_done)
@@ -204,6 +208,52 @@ class SessionController(QObject):
             # Queued clicks join the queued clicks before them; the running job is alone.
             coalesce = op.kind == "clicks" and (index > 0 or self._running is None)
         return steps, redo
+
+    # -- read-only rows for the widgets (they never hold the project) -----------------------
+    @property
+    def folder(self) -> Path | None:
+        """The folder of the open project."""
+        return self.project.root if self.project is not None else None
+
+    @property
+    def project_path(self) -> Path | None:
+        """Where the open project is saved."""
+        return self.project.path if self.project is not None else None
+
+    def category_rows(self) -> tuple[CategoryRow, ...]:
+        return category_rows(self.project) if self.project is not None else ()
+
+    def object_rows(self) -> tuple[ObjectRow, ...]:
+        """The objects of the current image."""
+        if self.project is None or self.current_file is None:
+            return ()
+        return object_rows(self.project, self.current_file)
+
+    def object_row(self, object_id: int) -> ObjectRow:
+        """Object ``object_id`` of any image; KeyError when there is none."""
+        assert self.project is not None
+        entry, _ = self.project.find_object(object_id)
+        return next(row for row in object_rows(self.project, entry.file_name)
+                    if row.id == object_id)
+
+    def image_row(self, file_name: str) -> ImageRow:
+        assert self.project is not None
+        return image_row(self.project, file_name)
+
+    def object_mask(self, object_id: int) -> np.ndarray:
+        """The mask of object ``object_id`` (decoded once per version of it, kept for the
+        objects of the current image)."""
+        assert self.project is not None
+        _, obj = self.project.find_object(object_id)
+        cached = self._masks.get(object_id)
+        if cached is None or cached[0] is not obj.rle:  # an edit gives a changed object a new rle
+            cached = self._masks[object_id] = (obj.rle, obj.mask)
+        return cached[1]
+
+    def export_snapshot(self) -> Project:
+        """A copy of the project for a background export (the user may keep annotating)."""
+        assert self.project is not None
+        return copy.deepcopy(self.project)
 
     def current_entry(self) -> ImageEntry | None:
         if self.project is None or self.current_file is None:
@@ -300,6 +350,7 @@ class SessionController(QObject):
         # So does a change of model, options or device the user already confirmed.
         self._pending = [op for op in self._pending if op.kind in ("finish", *_SETUP_OPS)]
         self.current_file = self._files[index]
+        self._masks.clear()  # kept for the current image's objects only
         self.image = self.display_image = None
         self._hand_mask = None
         self.editing_object_id = None

@@ -1,7 +1,6 @@
 """The main window: canvas in the middle, image list left, objects right, menus on top."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
-from engine.review import ReviewCounts
 from engine.journal import InProgress
 from annotator import __version__
 from annotator.busy_indicator import BusyIndicator
@@ -318,7 +316,7 @@ class MainWindow(QMainWindow):
         if last and self.reuse_category_action.isChecked():
             return last
         return choose_category(self, "Finish object", "Category:",
-                               self.controller.project.categories, last)
+                               self.controller.category_rows(), last)
 
     def ask_leave_object(self) -> str:
         """'finish', 'discard' or 'stay' when leaving an image with an unfinished object."""
@@ -356,7 +354,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error(str(exc))
             return False
-        remember_folder(self.controller.project.root)
+        remember_folder(self.controller.folder)
         recovery = self.controller.recovery
         if recovery is not None and recovery.in_progress is not None:
             if self.ask_restore(recovery.in_progress):
@@ -382,7 +380,7 @@ class MainWindow(QMainWindow):
 
     def reopen_last_folder(self) -> None:
         """Open the most recent folder other than the one open now."""
-        current = self.controller.project.root if self.controller.project else None
+        current = self.controller.folder
         folder = next((f for f in recent_folders() if f != current), None)
         if folder is None:
             self.statusBar().showMessage("No other folder was opened before.", 4000)
@@ -422,7 +420,7 @@ class MainWindow(QMainWindow):
             if self._may_leave_image():
                 self.open_folder(drop.path)
         elif drop.kind == "coco":
-            if self.controller.project is None:
+            if self.controller.folder is None:
                 self.show_error(f"Open the folder of the images first, then drop "
                                 f"{drop.path.name} again to import its annotations.")
             else:
@@ -431,21 +429,21 @@ class MainWindow(QMainWindow):
             self.show_error(drop.reason)
 
     def choose_project_path(self) -> None:
-        if self.controller.project is None:
+        if self.controller.project_path is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save project as",
-                                              str(self.controller.project.path),
+                                              str(self.controller.project_path),
                                               "Clickmask project (*.json)")
         if path and self.controller.save_project_as(path):
-            self.statusBar().showMessage(f"Project saved to {self.controller.project.path}",
+            self.statusBar().showMessage(f"Project saved to {self.controller.project_path}",
                                          6000)
 
     def choose_coco_import(self) -> None:
-        if self.controller.project is None:
+        if self.controller.folder is None:
             self.show_error("Open the folder of the images first, then import its COCO file.")
             return
         path, _ = QFileDialog.getOpenFileName(self, "Import COCO annotations",
-                                              str(self.controller.project.root),
+                                              str(self.controller.folder),
                                               "COCO JSON (*.json);;All files (*)")
         if path:
             self.import_coco(path)
@@ -463,18 +461,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     def choose_coco_export(self) -> None:
-        project = self.controller.project
-        if project is None:
+        folder = self.controller.folder
+        if folder is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export COCO annotations",
-                                              str(project.root / "annotations.json"),
+                                              str(folder / "annotations.json"),
                                               "COCO JSON (*.json)")
         if path:
             self.export_coco(path)
 
     def export_coco(self, path: str | Path) -> BackgroundJob:
         """Export on a background thread with a cancellable progress dialog."""
-        snapshot = copy.deepcopy(self.controller.project)  # the user may keep annotating
+        snapshot = self.controller.export_snapshot()  # the user may keep annotating
         job = BackgroundJob(lambda progress, cancel: export_coco(
             snapshot, path, progress=progress, cancel=cancel), self)
         dialog = QProgressDialog("Exporting COCO annotations…", "Cancel", 0, 0, self)
@@ -527,7 +525,7 @@ class MainWindow(QMainWindow):
             self.correct_object(object_id)
 
     def correct_object(self, object_id: int) -> None:
-        if self.controller.has_object_in_progress and not self._may_leave_object():
+        if self.controller.has_object_in_progress and not self.may_leave_object():
             return
         self.controller.correct_object(object_id)
         self.canvas.setFocus()
@@ -541,10 +539,9 @@ class MainWindow(QMainWindow):
         self.controller.delete_object(object_id)
 
     def rename_object(self, object_id: int) -> None:
-        project = self.controller.project
-        _, obj = project.find_object(object_id)
-        name = choose_category(self, "Object category", f"Category of object #{obj.id}:",
-                               project.categories, project.category(obj.category_id).name)
+        row = self.controller.object_row(object_id)
+        name = choose_category(self, "Object category", f"Category of object #{row.id}:",
+                               self.controller.category_rows(), row.category)
         if name:
             self.controller.rename_object(object_id, name)
 
@@ -565,9 +562,11 @@ class MainWindow(QMainWindow):
                           "Left click: object. Right click: background. Space: finish.")
 
     def _may_leave_image(self) -> bool:
-        return not self.controller.has_object_in_progress or self._may_leave_object()
+        return not self.controller.has_object_in_progress or self.may_leave_object()
 
-    def _may_leave_object(self) -> bool:
+    def may_leave_object(self) -> bool:
+        """Ask what becomes of the object in progress (finish, discard, stay); True when
+        the user may go on."""
         answer = self.ask_leave_object()
         if answer == "finish":
             return self.finish_object()
@@ -578,10 +577,10 @@ class MainWindow(QMainWindow):
 
     # -- refresh on controller signals ---------------------------------------------------------
     def _on_project_opened(self) -> None:
-        project = self.controller.project
-        self.setWindowTitle(f"Clickmask — {project.root.name}")
-        self.image_list.set_files(self.controller.files)
-        self.statusBar().showMessage(f"Project file: {project.path}", 8000)
+        c = self.controller
+        self.setWindowTitle(f"Clickmask — {c.folder.name if c.folder else ''}")
+        self.image_list.set_files(c.files)
+        self.statusBar().showMessage(f"Project file: {c.project_path}", 8000)
 
     def _on_image_loading(self, file_name: str) -> None:
         self.image_list.select_row(self.controller.current_index)
@@ -626,17 +625,15 @@ class MainWindow(QMainWindow):
 
     def _refresh_objects(self) -> None:
         c = self.controller
-        objects = c.current_objects()
+        rows = c.object_rows()
         by_category = self.color_by_category_action.isChecked()
-        colors = {o.id: display_color(o, c.project.category(o.category_id), by_category)
-                  for o in objects}
-        self.objects_panel.set_objects([(o, c.category_name(o)) for o in objects],
-                                       c.editing_object_id, colors)
+        colors = {row.id: display_color(row, by_category) for row in rows}
+        self.objects_panel.set_objects(rows, c.editing_object_id, colors)
         if self.canvas.image_shape is not None:
             # An object whose image file changed size since cannot be drawn on it.
-            shown = [(o.mask, colors[o.id]) for o in objects
-                     if o.visible and not o.rejected and o.id != c.editing_object_id
-                     and tuple(o.rle["size"]) == self.canvas.image_shape]
+            shown = [(c.object_mask(row.id), colors[row.id]) for row in rows
+                     if row.visible and not row.rejected and row.id != c.editing_object_id
+                     and row.size == self.canvas.image_shape]
             self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
         self.image_list.refresh()
 
@@ -646,14 +643,12 @@ class MainWindow(QMainWindow):
 
     def _image_status(self, file_name: str) -> ImageStatus:
         """What the image list shows of ``file_name``, asked when its row is drawn."""
-        c = self.controller
-        objects = c.project.images[file_name].objects
-        return ImageStatus(sum(not o.rejected for o in objects),
-                           ReviewCounts.of_objects(objects), c.unreadable.get(file_name))
+        row = self.controller.image_row(file_name)
+        return ImageStatus(row.objects, row.review, self.controller.unreadable.get(file_name))
 
     # -- lifetime ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.controller.has_object_in_progress and not self._may_leave_object():
+        if self.controller.has_object_in_progress and not self.may_leave_object():
             event.ignore()
             return
         if self._export_job is not None:

@@ -252,7 +252,7 @@ class ReviewPanel(QScrollArea):
                 return False
         elif c.editing_object_id not in (None, item.object_id):
             # Moving on from a correction in progress: finish, discard or stay, as on leaving.
-            if not self.main_window._may_leave_object():
+            if not self.main_window.may_leave_object():
                 return False
         self.current = item.object_id
         self.main_window.objects_panel.select(item.object_id)
@@ -267,8 +267,8 @@ class ReviewPanel(QScrollArea):
         if self.current is None:
             return
         imported = self.controller.imported_mask(self.current)
-        now = next((o.mask for o in self.controller.current_objects() if o.id == self.current),
-                   None)
+        on_image = {row.id for row in self.controller.object_rows()}
+        now = self.controller.object_mask(self.current) if self.current in on_image else None
         if imported is None:
             return
         both = imported | now if now is not None and now.shape == imported.shape else imported

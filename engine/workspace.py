@@ -77,6 +77,10 @@ class Changed:
 
 Report = Callable[[str], None]  # a problem the user must hear of (the work is kept)
 
+# Edits kept for undo: each holds the objects it changed (RLE), so a day's work stays well
+# within memory, and a long session does not grow without bound.
+HISTORY_LIMIT = 1000
+
 
 class Workspace:
     """An open project: its changes, their undo history, its journal and its saving."""
@@ -109,25 +113,29 @@ class Workspace:
         """Make ``edit``; raises :class:`~engine.edits.EditError` (nothing changed) when it
         does not fit the project. ``finishes``: it stores the object in progress (a finish
         or a correction), which the journal then no longer offers back after a crash."""
-        self._do(edit, Step.DO, finishes)
+        self._do(edit, finishes)
         self._undo.append(edit)
+        del self._undo[:-HISTORY_LIMIT]
         self._redo.clear()
+        self._notify(edit, Step.DO)
 
     def undo(self) -> Edit | None:
         """Undo the last edit (returned); None when there is none."""
         if not self._undo:
             return None
         edit = self._undo[-1]
-        self._do(edit.inverse(), Step.UNDO)
+        self._do(edit.inverse())
         self._redo.append(self._undo.pop())
+        self._notify(edit.inverse(), Step.UNDO)
         return edit
 
     def redo(self) -> Edit | None:
         if not self._redo:
             return None
         edit = self._redo[-1]
-        self._do(edit, Step.REDO)
+        self._do(edit)
         self._undo.append(self._redo.pop())
+        self._notify(edit, Step.REDO)
         return edit
 
     @property
@@ -168,12 +176,15 @@ class Workspace:
             self.apply(batch)
         return report
 
-    def _do(self, edit: Edit, step: Step, finishes: bool = False) -> None:
+    def _do(self, edit: Edit, finishes: bool = False) -> None:
         edit.apply(self.project)
         serial = self.project.edit_serial + 1
         self.project.edit_serial = serial
         self._write_journal(lambda journal: journal.record_edit(serial, edit, finishes))
         self.save()
+
+    def _notify(self, edit: Edit, step: Step) -> None:
+        """Tell the listeners, once the history holds the change (they may ask it)."""
         changed = Changed(edit, edit.touched(), step)
         for listener in list(self._listeners):
             listener(changed)
