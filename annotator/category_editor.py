@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QComboBox, QDial
                                QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from engine.edits import EditError
 from engine.views import CategoryRow
 from annotator.controller import SessionController
 from annotator.panels import color_icon
@@ -162,7 +163,7 @@ class CategoryEditor(QDialog):
     def _try(self, change, *args) -> bool:
         try:
             change(*args)
-        except ValueError as exc:
+        except EditError as exc:
             self.show_error(str(exc)[:1].upper() + str(exc)[1:] + ".")
             return False
         return True

@@ -382,58 +382,24 @@ class Project:
                 return category.id
         return self.add_category(name).id
 
-    def category_object_count(self, category_id: int) -> int:
-        """How many objects, in all images, are of category ``category_id``."""
-        return sum(obj.category_id == category_id for _, obj in self.iter_objects())
-
-    # -- category changes (each raises ValueError with a message for the user) -----------
+    # -- categories as an import adds them (the annotator's edits: engine/edits.py) -------
     def add_category(self, name: str, color: RGB | None = None) -> Category:
-        """A new category with the next free id; its colour is one no category has yet,
-        as long as the palette has one."""
+        """Add :meth:`next_category`."""
+        category = self.next_category(name, color)
+        self.categories.append(category)
+        return category
+
+    def next_category(self, name: str, color: RGB | None = None) -> Category:
+        """The category a new one called ``name`` would be (not added): the next free id,
+        and a colour no category has yet, as long as the palette has one. ValueError for a
+        name that is empty or taken."""
         name = self._free_name(name)
         category_id = max((c.id for c in self.categories), default=0) + 1
         if color is None:
             taken = {c.color for c in self.categories}
-            color = next((c for c in palette_from(category_id) if c not in taken),
+            color = next((c for c in _palette_from(category_id) if c not in taken),
                          palette_color(category_id))
-        category = Category(category_id, name, tuple(color))
-        self.categories.append(category)
-        return category
-
-    def rename_category(self, category_id: int, name: str) -> None:
-        category = self.category(category_id)
-        if name.strip() != category.name:
-            category.name = self._free_name(name)
-
-    def recolor_category(self, category_id: int, color: RGB) -> None:
-        if len(color) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in color):
-            raise ValueError(f"{color!r} is not an RGB colour")
-        self.category(category_id).color = tuple(color)
-
-    def change_category_id(self, category_id: int, new_id: int) -> None:
-        """Give a category another COCO id; its objects follow it."""
-        category = self.category(category_id)
-        if new_id == category_id:
-            return
-        if isinstance(new_id, bool) or not isinstance(new_id, int) or new_id < 1:
-            raise ValueError(f"a category id must be a positive whole number, not {new_id!r}")
-        clash = next((c for c in self.categories if c.id == new_id), None)
-        if clash is not None:
-            raise ValueError(f"id {new_id} is already the id of category {clash.name!r}")
-        category.id = new_id
-        for _, obj in self.iter_objects():
-            if obj.category_id == category_id:
-                obj.category_id = new_id
-
-    def remove_category(self, category_id: int) -> None:
-        """Remove a category no object uses."""
-        category = self.category(category_id)
-        used = self.category_object_count(category_id)
-        if used:
-            raise ValueError(f"category {category.name!r} is used by {used} object"
-                             f"{'s' if used != 1 else ''}: give them another category or "
-                             "delete them first")
-        self.categories.remove(category)
+        return Category(category_id, name, tuple(color))
 
     def _free_name(self, name: str) -> str:
         name = name.strip()
@@ -489,14 +455,6 @@ class Project:
         self._object_ids.add(object_id)
         return obj
 
-    def replace_mask(self, object_id: int, mask: np.ndarray, clicks: list[Click]) -> AnnotatedObject:
-        """Replace an object's mask after a correction; it keeps its id and category."""
-        _, obj = self.find_object(object_id)
-        obj.set_mask(mask)
-        obj.clicks = list(clicks)
-        obj.source = "corrected"
-        return obj
-
     def remove_object(self, object_id: int) -> None:
         entry, obj = self.find_object(object_id)
         entry.objects.remove(obj)
@@ -523,10 +481,6 @@ class Project:
         """The id the next new object gets (not reserved: an edit made now takes it)."""
         return self._next_object_id
 
-    def set_category(self, object_id: int, category: str) -> None:
-        _, obj = self.find_object(object_id)
-        obj.category_id = self.category_id(category)
-
 
 class _Damaged(Exception):
     """Something in a project file that cannot be used; the message says where and what."""
@@ -552,7 +506,7 @@ def _read_categories(records: Any) -> list[Category]:
     return categories
 
 
-def palette_from(number: int) -> list[RGB]:
+def _palette_from(number: int) -> list[RGB]:
     """The palette, starting at ``number``'s colour."""
     start = (number - 1) % len(PALETTE)
     return list(PALETTE[start:] + PALETTE[:start])

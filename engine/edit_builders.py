@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 import numpy as np
 
-from engine.annotations import (AnnotatedObject, ObjectSource, Project, ReviewOutcome,
-                                palette_from)
+from engine.annotations import AnnotatedObject, ObjectSource, Project, ReviewOutcome
 from engine.clicks import Click
-from engine.edits import (AddCategory, AddObject, Batch, ChangeCategoryId, ChangeObject,
-                          DeleteObject, Edit, EditError, ObjectChange, RecolorCategory,
-                          RemoveCategory, RenameCategory, SetVisibility, Visibility)
+from engine.category_edits import (AddCategory, ChangeCategoryId, RecolorCategory,
+                                   RemoveCategory, RenameCategory)
+from engine.edits import (AddObject, Batch, ChangeObject, DeleteObject, Edit, EditError,
+                          ObjectChange, SetVisibility, Visibility)
 from engine.masks import encode_rle
 from engine.object_state import CategoryState, ObjectState, ReviewState
-from engine.palette import RGB, palette_color
+from engine.palette import RGB
 from engine.review import accept_object, reject_object, relabel_object, revert_object
 
 
@@ -151,14 +151,12 @@ def _state(project: Project, category_id: int) -> CategoryState:
 def add_category(project: Project, category_name: str, color: RGB | None = None) -> AddCategory:
     """A new category with the next free id; its colour is one no category has yet, as long
     as the palette has one."""
-    category_name = _free_name(project, category_name)
-    category_id = max((c.id for c in project.categories), default=0) + 1
-    if color is None:
-        taken = {c.color for c in project.categories}
-        color = next((c for c in palette_from(category_id) if c not in taken),
-                     palette_color(category_id))
-    return AddCategory(CategoryState(len(project.categories), category_id, category_name,
-                                     _rgb(color)))
+    try:
+        category = project.next_category(category_name, None if color is None else _rgb(color))
+    except ValueError as exc:
+        raise EditError(str(exc)) from None
+    return AddCategory(CategoryState(len(project.categories), category.id, category.name,
+                                     _rgb(category.color or (0, 0, 0))))
 
 
 def rename_category(project: Project, category_id: int, category_name: str) -> Edit | None:

@@ -9,25 +9,22 @@ removed, a whole import) is one of these. Each carries the full state before and
   with nothing changed otherwise;
 - ``inverse()`` is exact without reading the project: applying an edit and then its inverse
   gives back the identical project;
-- ``to_json()`` / :func:`edit_from_json` are the journal's record of it, so that replay after
-  a crash runs the very code the live path ran (engine/workspace.py).
+- ``to_json()`` / :func:`engine.edit_json.edit_from_json` are the journal's record of it, so
+  that replay after a crash runs the very code the live path ran (engine/workspace.py).
 
-Edits are made from what the user asked by engine/edit_builders.py.
+This module holds the edits of finished objects and :class:`Batch`; engine/category_edits.py
+those of categories. Edits are made from what the user asked by engine/edit_builders.py.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from engine.annotations import Category, Project
-from engine.journal_records import BadRecord, shown
-from engine.object_state import (CategoryState, ObjectState, bounded, color, identifier,
-                                 name)
-from engine.palette import RGB, color_to_hex
-
-_MAX_BATCH = 10_000_000
+from engine.annotations import Project
+from engine.journal_records import BadRecord
+from engine.object_state import ObjectState
 
 
 class EditError(ValueError):
@@ -248,153 +245,6 @@ class SetVisibility(Edit):
                             for c in self.changes]}
 
 
-# -- categories -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AddCategory(Edit):
-    kind = EditKind.ADD_CATEGORY
-    state: CategoryState
-
-    def apply(self, project: Project) -> None:
-        state = self.state
-        if any(c.id == state.id for c in project.categories):
-            raise EditError(f"category id {state.id} is taken")
-        _check_free_name(project, state.name)
-        if state.position > len(project.categories):
-            raise EditError(f"category {state.name!r} cannot go to place {state.position}")
-        project.categories.insert(state.position, state.build())
-
-    def inverse(self) -> Edit:
-        return RemoveCategory(self.state)
-
-    def describe(self) -> str:
-        return f"Add category {self.state.name!r}"
-
-    def touched(self) -> Touched:
-        return Touched(categories=True)
-
-    def fields(self) -> dict:
-        return {"category": self.state.to_json()}
-
-
-@dataclass(frozen=True)
-class RemoveCategory(Edit):
-    kind = EditKind.REMOVE_CATEGORY
-    state: CategoryState
-
-    def apply(self, project: Project) -> None:
-        if _category_state(project, self.state.id) != self.state:
-            raise EditError(f"category {self.state.name!r} changed since")
-        used = sum(obj.category_id == self.state.id
-                   or (obj.review is not None and obj.review.original_category_id == self.state.id)
-                   for _, obj in project.iter_objects())
-        if used:
-            raise EditError(f"category {self.state.name!r} is used by {used} object"
-                            f"{'s' if used != 1 else ''}: give them another category or "
-                            "delete them first")
-        del project.categories[self.state.position]
-
-    def inverse(self) -> Edit:
-        return AddCategory(self.state)
-
-    def describe(self) -> str:
-        return f"Remove category {self.state.name!r}"
-
-    def touched(self) -> Touched:
-        return Touched(categories=True)
-
-    def fields(self) -> dict:
-        return {"category": self.state.to_json()}
-
-
-@dataclass(frozen=True)
-class RenameCategory(Edit):
-    kind = EditKind.RENAME_CATEGORY
-    category_id: int
-    before: str
-    after: str
-
-    def apply(self, project: Project) -> None:
-        category = _category(project, self.category_id)
-        if category.name != self.before:
-            raise EditError(f"category {self.category_id} is no longer called {self.before!r}")
-        _check_free_name(project, self.after)
-        category.name = self.after
-
-    def inverse(self) -> Edit:
-        return RenameCategory(self.category_id, self.after, self.before)
-
-    def describe(self) -> str:
-        return f"Rename category {self.before!r} to {self.after!r}"
-
-    def touched(self) -> Touched:
-        return Touched(None, categories=True)  # drawn with every object of it
-
-    def fields(self) -> dict:
-        return {"id": self.category_id, "before": self.before, "after": self.after}
-
-
-@dataclass(frozen=True)
-class RecolorCategory(Edit):
-    kind = EditKind.RECOLOR_CATEGORY
-    category_id: int
-    before: RGB
-    after: RGB
-
-    def apply(self, project: Project) -> None:
-        category = _category(project, self.category_id)
-        if category.color != self.before:
-            raise EditError(f"category {category.name!r} changed colour since")
-        category.color = self.after
-
-    def inverse(self) -> Edit:
-        return RecolorCategory(self.category_id, self.after, self.before)
-
-    def describe(self) -> str:
-        return f"Recolour category {self.category_id}"
-
-    def touched(self) -> Touched:
-        return Touched(None, categories=True)
-
-    def fields(self) -> dict:
-        return {"id": self.category_id, "before": color_to_hex(self.before),
-                "after": color_to_hex(self.after)}
-
-
-@dataclass(frozen=True)
-class ChangeCategoryId(Edit):
-    """A category takes another COCO id; its objects (and imported categories kept by the
-    review) follow it."""
-
-    kind = EditKind.CHANGE_CATEGORY_ID
-    before: int
-    after: int
-
-    def apply(self, project: Project) -> None:
-        category = _category(project, self.before)
-        clash = next((c for c in project.categories if c.id == self.after), None)
-        if clash is not None:
-            raise EditError(f"id {self.after} is already the id of category {clash.name!r}")
-        category.id = self.after
-        for _, obj in project.iter_objects():
-            if obj.category_id == self.before:
-                obj.category_id = self.after
-            if obj.review is not None and obj.review.original_category_id == self.before:
-                obj.review.original_category_id = self.after
-
-    def inverse(self) -> Edit:
-        return ChangeCategoryId(self.after, self.before)
-
-    def describe(self) -> str:
-        return f"Change category id {self.before} to {self.after}"
-
-    def touched(self) -> Touched:
-        return Touched(None, categories=True)
-
-    def fields(self) -> dict:
-        return {"before": self.before, "after": self.after}
-
-
 # -- several at once ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -433,71 +283,6 @@ class Batch(Edit):
         return {"label": self.label, "edits": [edit.to_json() for edit in self.edits]}
 
 
-def edit_from_json(raw: Any) -> Edit:
-    """The edit ``raw`` (a journal record's ``edit``) records; raises nothing but
-    :class:`~engine.journal_records.BadRecord` saying what is wrong. Whether it fits the
-    project is for :meth:`Edit.apply` to check."""
-    if not isinstance(raw, dict):
-        raise BadRecord(f"{shown(raw)} is not an edit")
-    try:
-        kind = EditKind(raw.get("kind"))
-    except ValueError:
-        raise BadRecord(f"unknown edit {shown(raw.get('kind'))}") from None
-    return _READERS[kind](raw)
-
-
-def _batch(raw: dict) -> Batch:
-    edits = raw.get("edits")
-    if not isinstance(edits, list) or len(edits) > _MAX_BATCH:
-        raise BadRecord(f"'edits' {shown(edits)} is not a list of edits")
-    label = raw.get("label")
-    if not isinstance(label, str) or len(label) > 1000:
-        raise BadRecord(f"'label' {shown(label)} is not a description")
-    return Batch(tuple(edit_from_json(edit) for edit in edits), label)
-
-
-def _visibility(raw: Any) -> Visibility:
-    if (not isinstance(raw, list) or len(raw) != 4 or not isinstance(raw[0], str)
-            or not isinstance(raw[2], bool) or not isinstance(raw[3], bool)):
-        raise BadRecord(f"{shown(raw)} is not [image, object id, before, after]")
-    return Visibility(raw[0], identifier(raw[1], "object id"), raw[2], raw[3])
-
-
-def _visibilities(raw: dict) -> SetVisibility:
-    changes = raw.get("changes")
-    if not isinstance(changes, list) or not changes or len(changes) > _MAX_BATCH:
-        raise BadRecord(f"'changes' {shown(changes)} is not a list of visibility changes")
-    return SetVisibility(tuple(_visibility(change) for change in changes))
-
-
-def _change(raw: dict) -> ChangeObject:
-    try:
-        change = ObjectChange(raw.get("change"))
-    except ValueError:
-        raise BadRecord(f"unknown change {shown(raw.get('change'))}") from None
-    return ChangeObject(ObjectState.from_json(raw.get("before")),
-                        ObjectState.from_json(raw.get("after")), change)
-
-
-_READERS = {
-    EditKind.ADD_OBJECT: lambda raw: AddObject(ObjectState.from_json(raw.get("object"))),
-    EditKind.DELETE_OBJECT: lambda raw: DeleteObject(ObjectState.from_json(raw.get("object"))),
-    EditKind.CHANGE_OBJECT: _change,
-    EditKind.SET_VISIBILITY: _visibilities,
-    EditKind.ADD_CATEGORY: lambda raw: AddCategory(CategoryState.from_json(raw.get("category"))),
-    EditKind.REMOVE_CATEGORY:
-        lambda raw: RemoveCategory(CategoryState.from_json(raw.get("category"))),
-    EditKind.RENAME_CATEGORY: lambda raw: RenameCategory(
-        identifier(raw.get("id"), "'id'"), name(raw.get("before")), name(raw.get("after"))),
-    EditKind.RECOLOR_CATEGORY: lambda raw: RecolorCategory(
-        identifier(raw.get("id"), "'id'"), color(raw.get("before")), color(raw.get("after"))),
-    EditKind.CHANGE_CATEGORY_ID: lambda raw: ChangeCategoryId(
-        identifier(raw.get("before"), "'before'"), bounded(raw.get("after"), "'after'", 1,
-                                                           2 ** 63 - 1)),
-    EditKind.BATCH: _batch,
-}
-
-
 # -- checks ---------------------------------------------------------------------------------
 
 def _check_current(project: Project, state: ObjectState) -> None:
@@ -533,24 +318,3 @@ def _check_fits(project: Project, state: ObjectState) -> None:
         if review.original_rle is not None and tuple(review.original_rle["size"]) != (
                 height, width):
             raise EditError(f"object {state.id}: its imported mask is of another size")
-
-
-def _category(project: Project, category_id: int) -> Category:
-    try:
-        return project.category(category_id)
-    except KeyError:
-        raise EditError(f"there is no category {category_id}") from None
-
-
-def _category_state(project: Project, category_id: int) -> CategoryState | None:
-    try:
-        return CategoryState.of(project, category_id)
-    except KeyError:
-        return None
-
-
-def _check_free_name(project: Project, category_name: str) -> None:
-    if category_name != category_name.strip() or not category_name:
-        raise EditError(f"{category_name!r} is not a category name")
-    if any(c.name == category_name for c in project.categories):
-        raise EditError(f"there is already a category called {category_name!r}")

@@ -42,11 +42,11 @@ from engine.atomic import atomic_write_bytes
 from engine.clicks import Click
 from engine import edit_builders as build
 from engine.annotations import ObjectSource
-from engine.edits import AddObject, Batch, Edit, ObjectChange, edit_from_json
+from engine.edit_json import edit_from_json
+from engine.edits import AddObject, Batch, Edit, ObjectChange
 from engine.journal_records import (BadRecord, EditRecord, InProgress, ObjectRecord, Record,
                                     RecordKind, read_record, shown)
 from engine.masks import decode_rle, encode_rle, json_int
-from engine.object_state import ObjectState
 from engine.project_files import journal_path
 from engine.regular_file import open_regular, read_regular_file
 

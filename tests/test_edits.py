@@ -11,7 +11,8 @@ import pytest
 from engine import edit_builders as build
 from engine.annotations import ImageEntry, Project
 from engine.clicks import Click
-from engine.edits import Batch, EditError, ObjectChange, edit_from_json
+from engine.edit_json import edit_from_json
+from engine.edits import Batch, EditError, ObjectChange
 from engine.journal_records import BadRecord
 from engine.masks import encode_rle
 

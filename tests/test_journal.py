@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from engine import edit_builders as build
 from engine.annotations import Project
+from engine.edits import ObjectChange
 from engine.clicks import Click
 from engine.journal import Journal, JournalError, journal_path, replay
 from engine.masks import decode_rle
@@ -36,6 +38,12 @@ def _finish(project: Project, journal: Journal, file_name: str, top: int, catego
     obj = project.add_object(file_name, _mask(top), category, "clicked", clicks)
     old.record_object(journal, file_name, obj, category)
     return obj
+
+
+def _replace_mask(project: Project, object_id: int, mask: np.ndarray, clicks: list[Click]):
+    """Correct the object as the annotator does (an edit); the corrected object."""
+    build.replace_mask(project, object_id, mask, clicks, ObjectChange.CORRECT).apply(project)
+    return project.find_object(object_id)[1]
 
 
 def _crash(journal: Journal) -> None:
@@ -131,7 +139,7 @@ def test_a_correction_is_replayed(folder):
     obj = _finish(project, journal, "a.png", 2, "cat")
     _save(project, journal)
     journal.record_progress("a.png", [Click(12, 5, True)], editing_object_id=obj.id)
-    corrected = project.replace_mask(obj.id, _mask(12), [Click(12, 5, True)])
+    corrected = _replace_mask(project, obj.id, _mask(12), [Click(12, 5, True)])
     old.record_object(journal, "a.png", corrected, "cat", replaces=True)
     _crash(journal)
     reopened = Project.open_folder(folder)
@@ -206,7 +214,7 @@ def test_deletes_renames_and_hiding_survive_a_crash_before_the_save(folder):
     _save(project, journal)
     project.remove_object(deleted.id)
     old.record_delete(journal, deleted.id)
-    project.set_category(kept.id, "lion")
+    build.relabel(project, kept.id, "lion").apply(project)
     old.record_category(journal, kept.id, "lion")
     kept.visible = False
     old.record_visible(journal, kept.id, False)
@@ -228,7 +236,7 @@ def test_an_object_finished_and_deleted_before_the_save_stays_deleted(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
-    corrected = project.replace_mask(obj.id, _mask(12), [])
+    corrected = _replace_mask(project, obj.id, _mask(12), [])
     old.record_object(journal, "a.png", corrected, "cat", replaces=True)
     project.remove_object(obj.id)
     old.record_delete(journal, obj.id)
@@ -247,7 +255,7 @@ def test_edits_of_an_object_deleted_since_the_save_are_skipped(folder):
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
     _save(project, journal)
-    old.record_object(journal, "a.png", project.replace_mask(obj.id, _mask(12), []), "cat",
+    old.record_object(journal, "a.png", _replace_mask(project, obj.id, _mask(12), []), "cat",
                           replaces=True)
     old.record_category(journal, obj.id, "dog")
     project.remove_object(obj.id)

@@ -18,7 +18,7 @@ import pytest
 from annotator.cli import main
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine import edit_builders as build
-from engine.edits import edit_from_json
+from engine.edit_json import edit_from_json
 from engine.journal import journal_path
 from engine.workspace import Workspace
 from engine.project_files import ProjectChanged, holder_path, lock_path, same_file_path
