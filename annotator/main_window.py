@@ -7,7 +7,7 @@ import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QMimeData, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
                                QMessageBox, QProgressBar, QProgressDialog, QPushButton, QWidget)
 
 from engine.annotations import ProjectError
@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         self._export_job: BackgroundJob | None = None
         self.model_manager: ModelManagerDialog | None = None
         self._connect()
-        self.review_panel = ReviewPanel(self)  # after _connect: its slots run after the window's
+        self.review_panel = ReviewPanel(self, self)  # after _connect: its slots run after the window's
         review_dock = self._add_dock("Review", self.review_panel,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.model_dock, review_dock)
@@ -91,8 +91,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot, shortcuts=(), icon: str | None = None,
-                tip: str | None = None) -> QAction:
+    def make_action(self, text: str, slot, shortcuts=(), icon: str | None = None,
+                    tip: str | None = None) -> QAction:
+        """A window action (its keys work wherever the focus is): every action of the
+        window and its panels is made here, so the shortcut sheet finds them all."""
         action = QAction(qta.icon(icon), text, self) if icon else QAction(text, self)
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
         action.triggered.connect(slot)
@@ -103,47 +105,47 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.open_action = self._action("&Open Folder…", self.choose_folder, ["Ctrl+O"],
+        self.open_action = self.make_action("&Open Folder…", self.choose_folder, ["Ctrl+O"],
                                         "fa5s.folder-open")
-        self.import_action = self._action("&Import COCO…", self.choose_coco_import, ["Ctrl+I"],
+        self.import_action = self.make_action("&Import COCO…", self.choose_coco_import, ["Ctrl+I"],
                                           "fa5s.file-import")
-        self.export_action = self._action("&Export COCO…", self.choose_coco_export,
+        self.export_action = self.make_action("&Export COCO…", self.choose_coco_export,
                                           ["Ctrl+E"], "fa5s.file-export")
-        self.save_as_action = self._action("Save Project &As…", self.choose_project_path,
+        self.save_as_action = self.make_action("Save Project &As…", self.choose_project_path,
                                            ["Ctrl+Shift+S"], "fa5s.save")
-        self.reopen_action = self._action("Reopen &Last Folder", self.reopen_last_folder,
+        self.reopen_action = self.make_action("Reopen &Last Folder", self.reopen_last_folder,
                                           ["Ctrl+Shift+O"], "fa5s.history",
                                           "Open the folder you worked on before this one")
         self.recent_menu = RecentFoldersMenu(self.open_recent, self)
-        self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
-        self.categories_action = self._action("&Categories…", self.open_category_editor,
+        self.quit_action = self.make_action("&Quit", self.close, ["Ctrl+Q"])
+        self.categories_action = self.make_action("&Categories…", self.open_category_editor,
                                               ["Ctrl+K"], "fa5s.tags",
                                               "Add, rename, recolour or renumber categories")
-        self.undo_action = self._action("&Undo", self.controller.undo, ["Ctrl+Z"],
+        self.undo_action = self.make_action("&Undo", self.controller.undo, ["Ctrl+Z"],
                                         "fa5s.undo")
-        self.redo_action = self._action("&Redo", self.controller.redo,
+        self.redo_action = self.make_action("&Redo", self.controller.redo,
                                         ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
-        self.reset_action = self._action("Reset &Object", self.controller.reset_object, ["Esc"],
+        self.reset_action = self.make_action("Reset &Object", self.controller.reset_object, ["Esc"],
                                          "fa5s.times-circle",
                                          "Drop the clicks of the current object")
-        self.finish_action = self._action("&Finish Object", self.finish_object,
+        self.finish_action = self.make_action("&Finish Object", self.finish_object,
                                           ["Return", "Enter"], "fa5s.check-circle",
                                           "Finish the object (Space)")
-        self.correct_action = self._action("&Correct with Clicks", self.correct_selected, ["E"],
+        self.correct_action = self.make_action("&Correct with Clicks", self.correct_selected, ["E"],
                                            "fa5s.magic", "Correct the selected object's mask")
-        self.delete_action = self._action("&Delete Object", self.delete_selected, ["Del"],
+        self.delete_action = self.make_action("&Delete Object", self.delete_selected, ["Del"],
                                           "fa5s.trash-alt")
         self.reuse_category_action = QAction("Reuse Last Category Without Asking", self)
         self.reuse_category_action.setCheckable(True)
-        self.prev_action = self._action("&Previous Image", self.previous_image, ["A"],
+        self.prev_action = self.make_action("&Previous Image", self.previous_image, ["A"],
                                         "fa5s.arrow-left")
-        self.next_action = self._action("&Next Image", self.next_image, ["D"],
+        self.next_action = self.make_action("&Next Image", self.next_image, ["D"],
                                         "fa5s.arrow-right")
-        self.fit_action = self._action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
-        self.show_all_action = self._action(
+        self.fit_action = self.make_action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
+        self.show_all_action = self.make_action(
             "&Show All Objects", lambda: self.controller.set_current_objects_visible(True),
             ["Shift+H"], "fa5s.eye")
-        self.hide_all_action = self._action(
+        self.hide_all_action = self.make_action(
             "&Hide All Objects", lambda: self.controller.set_current_objects_visible(False),
             ["H"], "fa5s.eye-slash")
         # Category colours by default, as labelme and CVAT draw; per object when touching
@@ -153,12 +155,12 @@ class MainWindow(QMainWindow):
         self.color_by_category_action.setChecked(
             QSettings().value("view/color_by_category", True) in (True, "true"))
         self.color_by_category_action.toggled.connect(self._on_color_by_category)
-        self.about_action = self._action("&About Clickmask", self.show_about)
-        self.shortcuts_action = self._action("&Keyboard Shortcuts…", self.show_shortcuts,
+        self.about_action = self.make_action("&About Clickmask", self.show_about)
+        self.shortcuts_action = self.make_action("&Keyboard Shortcuts…", self.show_shortcuts,
                                              ["F1"], "fa5s.keyboard",
                                              "Every action with its keys; change them here")
         self.proposal_actions = [
-            self._action(f"Pick Proposal &{i + 1}",
+            self.make_action(f"Pick Proposal &{i + 1}",
                          lambda _=False, i=i: self.controller.choose_proposal(i), [str(i + 1)],
                          tip=f"Continue from the first click's proposal {i + 1}")
             for i in range(3)]
@@ -200,7 +202,7 @@ class MainWindow(QMainWindow):
         model_menu = menus.addMenu("&Model")
         self.model_panel_action = self.model_dock.toggleViewAction()
         self.model_panel_action.setText("Model &Panel")
-        self.model_manager_action = self._action(
+        self.model_manager_action = self.make_action(
             "Model &Manager…", self.open_model_manager, icon="fa5s.download",
             tip="Download, verify or import model checkpoints")
         model_menu.addAction(self.model_panel_action)
@@ -529,6 +531,20 @@ class MainWindow(QMainWindow):
             return
         self.controller.correct_object(object_id)
         self.canvas.setFocus()
+
+    def select_object(self, object_id: int) -> None:
+        """Select the object in the Objects panel (what Del, E and the mask tools act on)."""
+        self.objects_panel.select(object_id)
+
+    def add_menu_before_help(self, title: str) -> QMenu:
+        bar = self.menuBar()
+        menu = QMenu(title, bar)
+        menu.setToolTipsVisible(True)
+        bar.insertMenu(bar.actions()[-1], menu)  # Help stays the last menu
+        return menu
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
 
     def delete_selected(self) -> None:
         object_id = self.objects_panel.selected_id()
