@@ -399,7 +399,7 @@ class Project:
             taken = {c.color for c in self.categories}
             color = next((c for c in _palette_from(category_id) if c not in taken),
                          palette_color(category_id))
-        return Category(category_id, name, tuple(color))
+        return Category(category_id, name, (color[0], color[1], color[2]))
 
     def _free_name(self, name: str) -> str:
         name = name.strip()

@@ -20,11 +20,10 @@ def edit_from_json(raw: Any) -> Edit:
     :class:`~engine.journal_records.BadRecord` saying what is wrong."""
     if not isinstance(raw, dict):
         raise BadRecord(f"{shown(raw)} is not an edit")
-    try:
-        kind = EditKind(raw.get("kind"))
-    except ValueError:
-        raise BadRecord(f"unknown edit {shown(raw.get('kind'))}") from None
-    return _READERS[kind](raw)
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or kind not in set(EditKind):  # members equal their strings
+        raise BadRecord(f"unknown edit {shown(kind)}")
+    return _READERS[EditKind(kind)](raw)
 
 
 def _batch(raw: dict) -> Batch:
@@ -52,12 +51,11 @@ def _visibilities(raw: dict) -> SetVisibility:
 
 
 def _change(raw: dict) -> ChangeObject:
-    try:
-        change = ObjectChange(raw.get("change"))
-    except ValueError:
-        raise BadRecord(f"unknown change {shown(raw.get('change'))}") from None
+    change = raw.get("change")
+    if not isinstance(change, str) or change not in set(ObjectChange):
+        raise BadRecord(f"unknown change {shown(change)}")
     return ChangeObject(ObjectState.from_json(raw.get("before")),
-                        ObjectState.from_json(raw.get("after")), change)
+                        ObjectState.from_json(raw.get("after")), ObjectChange(change))
 
 
 _READERS = {

@@ -215,12 +215,11 @@ class SetVisibility(Edit):
                 if obj.id in wanted and wanted[obj.id].file_name == file_name:
                     found[obj.id] = obj
         for change in self.changes:
-            obj = found.get(change.object_id)
-            if obj is None:
+            if change.object_id not in found:
                 raise EditError(f"object {change.object_id} is not in {change.file_name}")
-            if obj.visible != change.before:
+            if found[change.object_id].visible != change.before:
                 raise EditError(f"object {change.object_id} was "
-                                f"{'shown' if obj.visible else 'hidden'} already")
+                                f"{'shown' if change.after else 'hidden'} already")
         for change in self.changes:
             found[change.object_id].visible = change.after
 

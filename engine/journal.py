@@ -36,7 +36,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.atomic import atomic_write_bytes
 from engine.clicks import Click
@@ -90,7 +90,7 @@ class Journal:
         self.path = journal_path(project.path)
         self._lock = threading.Lock()
         self._in_progress = in_progress
-        self._file = None
+        self._file: BinaryIO | None = None
         self.checkpoint()
 
     # -- opening ------------------------------------------------------------------------
@@ -314,9 +314,9 @@ def _in_progress(state: InProgress) -> bool:
 
 
 def _progress_record(state: InProgress) -> dict:
-    record = {"t": "progress", "file": state.file_name,
-              "clicks": [click.to_json() for click in state.clicks],
-              "editing": state.editing_object_id}
+    record: dict[str, Any] = {"t": "progress", "file": state.file_name,
+                              "clicks": [click.to_json() for click in state.clicks],
+                              "editing": state.editing_object_id}
     if state.mask_rle is not None:
         record.update(mask=state.mask_rle, mask_clicks=state.mask_clicks)
     return record

@@ -134,7 +134,8 @@ def test_descriptions_name_the_object(project):
 
 
 @pytest.mark.parametrize("raw", [
-    None, [], {"kind": "explode"}, {"kind": "delete_object"},
+    None, [], {"kind": "explode"}, {"kind": ["add_object"]}, {"kind": "delete_object"},
+    {"kind": "change_object", "change": {}, "before": None, "after": None},
     {"kind": "delete_object", "object": {"file": "a.png"}},
     {"kind": "rename_category", "id": -1, "before": "a", "after": "b"},
     {"kind": "rename_category", "id": 1.5, "before": "a", "after": "b"},
