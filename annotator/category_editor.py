@@ -2,6 +2,8 @@
 category chooser that finishing or relabelling an object asks with."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QComboBox, QDialog,
@@ -9,7 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QComboBox, QDial
                                QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from engine.annotations import Category
+from engine.edits import EditError
+from engine.views import CategoryRow
 from annotator.controller import SessionController
 from annotator.panels import color_icon
 
@@ -86,15 +89,14 @@ class CategoryEditor(QDialog):
     # -- the list -----------------------------------------------------------------------
     def refresh(self) -> None:
         selected = self.selected_id()
-        project = self.controller.project
-        categories = project.categories if project is not None else []
+        categories = self.controller.category_rows()
         self.table.setRowCount(len(categories))
         for row, category in enumerate(categories):
             swatch = QTableWidgetItem(color_icon(category.color), "")
             swatch.setToolTip(QColor(*category.color).name())
             name = QTableWidgetItem(category.name)
             name.setData(Qt.ItemDataRole.UserRole, category.id)
-            count = QTableWidgetItem(str(project.category_object_count(category.id)))
+            count = QTableWidgetItem(str(category.objects))
             ident = QTableWidgetItem(str(category.id))
             for item in (ident, count):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight
@@ -119,12 +121,12 @@ class CategoryEditor(QDialog):
 
     # -- commands -----------------------------------------------------------------------
     def add_category(self) -> None:
-        if self.controller.project is None:
+        if self.controller.folder is None:
             self.show_error("Open a folder first: categories belong to its project.")
             return
         name = self.ask_name("New category")
         if name is not None and self._try(self.controller.add_category, name):
-            self.select(self.controller.project.categories[-1].id)
+            self.select(self.controller.category_rows()[-1].id)
 
     def rename_selected(self) -> None:
         category = self._selected()
@@ -153,14 +155,15 @@ class CategoryEditor(QDialog):
         if category is not None:
             self._try(self.controller.delete_category, category.id)
 
-    def _selected(self) -> Category | None:
+    def _selected(self) -> CategoryRow | None:
         category_id = self.selected_id()
-        return None if category_id is None else self.controller.project.category(category_id)
+        return next((row for row in self.controller.category_rows() if row.id == category_id),
+                    None)
 
     def _try(self, change, *args) -> bool:
         try:
             change(*args)
-        except ValueError as exc:
+        except EditError as exc:
             self.show_error(str(exc)[:1].upper() + str(exc)[1:] + ".")
             return False
         return True
@@ -179,10 +182,10 @@ class CategoryEditor(QDialog):
         for button in (self.rename_button, self.color_button, self.id_button,
                        self.delete_button):
             button.setEnabled(has)
-        self.add_button.setEnabled(self.controller.project is not None)
+        self.add_button.setEnabled(self.controller.folder is not None)
 
 
-def choose_category(parent: QWidget, title: str, label: str, categories: list[Category],
+def choose_category(parent: QWidget, title: str, label: str, categories: Sequence[CategoryRow],
                     current: str | None) -> str | None:
     """Ask for a category among ``categories`` (shown with their colours) or a new name
     typed in; ``current`` comes first. None if the user cancelled or gave no name."""

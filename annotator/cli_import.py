@@ -11,10 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from engine.annotations import Project
 
 
 def add_import_parser(commands: argparse._SubParsersAction) -> None:
@@ -32,47 +28,33 @@ def add_import_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     """Import ``args.coco`` into the project of ``args.folder``; see the module's exit codes."""
-    from engine.annotations import Project, ProjectError
+    from engine.annotations import ProjectError
+    from engine.coco import CocoFormatError
+    from engine.workspace import Workspace
 
+    problems: list[str] = []
     try:
         # Locked: a window editing the same project would otherwise save over the import.
-        project = Project.open_folder(args.folder, args.project, lock=True)
+        # Work a crash left in the journal goes into the project first, and a damaged
+        # journal is set aside, as the GUI does.
+        workspace, _ = Workspace.open(args.folder, args.project, report=problems.append)
     except (ProjectError, OSError) as exc:
         print(f"clickmask: nothing imported: {exc}", file=sys.stderr)
         return 1
     try:
-        return _import_into(project, args.coco)
-    finally:
-        project.release_lock()
-
-
-def _import_into(project: Project, coco: Path) -> int:
-    from engine.annotations import ProjectError
-    from engine.coco import CocoFormatError, import_coco
-    from engine.journal import Journal, JournalError, journal_path, set_aside
-
-    journal = None
-    try:
-        # Work a crash left in the journal goes into the project first, as the GUI does,
-        # and a damaged journal is set aside as the GUI does.
-        if journal_path(project.path).exists():
-            try:
-                journal = Journal.open(project)[0]
-            except JournalError as exc:
-                print(f"warning: {exc}; it was kept as {set_aside(project)}", file=sys.stderr)
-        report = import_coco(project, coco)
-        if report.added_total:
-            project.save()
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        problems.clear()
+        report = workspace.import_coco(args.coco)
     except CocoFormatError as exc:
         print(f"clickmask: nothing imported: {exc}", file=sys.stderr)
         return 1
-    except (ProjectError, OSError) as exc:
-        print(f"clickmask: nothing imported: the project cannot be saved to {project.path}: "
-              f"{exc}", file=sys.stderr)
-        return 1
     finally:
-        if journal is not None:
-            journal.close()
+        workspace.close()
+    if problems:  # the import could not be saved (it stays in the journal)
+        print(f"clickmask: the import was not saved: {problems[0]}", file=sys.stderr)
+        return 1
+    project = workspace.project
     print(f"{report.summary()}; project saved to {project.path}" if report.added_total
           else report.summary())
     for warning in report.warnings:

@@ -1,8 +1,8 @@
 """Colours of objects and clicks, shared by the canvas and the object list."""
 from __future__ import annotations
 
-from engine.annotations import AnnotatedObject, Category
 from engine.palette import RGB, palette_color
+from engine.views import ObjectRow
 
 CURRENT_OBJECT = (30, 144, 255)  # the object in progress: one colour the user learns
 POSITIVE_CLICK = (40, 220, 40)
@@ -15,6 +15,6 @@ def object_color(object_id: int) -> RGB:
     return palette_color(object_id)
 
 
-def display_color(obj: AnnotatedObject, category: Category, by_category: bool) -> RGB:
-    """The colour ``obj`` is drawn in: its category's, or its own (the View menu's choice)."""
-    return category.color if by_category else object_color(obj.id)
+def display_color(row: ObjectRow, by_category: bool) -> RGB:
+    """The colour an object is drawn in: its category's, or its own (the View menu's choice)."""
+    return row.category_color if by_category else object_color(row.id)

@@ -8,6 +8,7 @@ dropped.
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from contextlib import suppress
@@ -20,13 +21,18 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Signal
 
 from engine import Click, InteractiveSession, Predictor
 from engine.session import DEFAULT_PROB_THRESH
+from engine import edit_builders as build
 from engine.annotations import (AnnotatedObject, Category, ImageEntry, Project, ProjectError,
-                                fallback_project_path)
-from engine.coco import ImportReport, import_coco
+                                ReviewOutcome)
+from engine.coco import ImportReport
+from engine.edits import Edit, EditError, ObjectChange
 from engine.imageio import load_image
-from engine.journal import InProgress, Journal, JournalError, Recovery, set_aside
-from engine.masks import decode_rle
-from engine.review import ReviewQueue, accept, imported_rle, reject, relabel, revert
+from engine.journal import InProgress, Recovery
+from engine.masks import decode_rle, encode_rle
+from engine.review import ReviewQueue, imported_rle
+from engine.views import (CategoryRow, ImageRow, ObjectRow, category_rows, image_row,
+                          object_rows)
+from engine.workspace import Changed, Step, Workspace
 from engine.inference.options import InferenceOptions
 from engine.proposals import Proposal, ProposalGenerator
 from annotator.canvas import display_copy
@@ -83,6 +89,7 @@ class SessionController(QObject):
     session_changed = Signal()  # clicks or current mask changed
     objects_changed = Signal()  # objects of the current image changed
     categories_changed = Signal()  # a category was added, renamed, recoloured, re-id'd, removed
+    history_changed = Signal()  # what Edit > Undo / Redo would do changed
     busy_changed = Signal(bool)
     model_changed = Signal(str)  # registry name of the model now in use (also sent when
     #                              its options or device changed, or a change failed)
@@ -98,7 +105,7 @@ class SessionController(QObject):
         self.device = device
         # Zoom-In, BRS mode, TAIZ... (the GUI's defaults are the official demo's)
         self.options = options or InferenceOptions.demo()
-        self.project: Project | None = None
+        self.workspace: Workspace | None = None  # the open project: changed only through it
         self.current_file: str | None = None
         self.image: np.ndarray | None = None
         self.display_image: np.ndarray | None = None  # the canvas's copy, made on the worker
@@ -109,6 +116,10 @@ class SessionController(QObject):
         self.prob_thresh = DEFAULT_PROB_THRESH
         self.unreadable: dict[str, str] = {}
         self.recovery: Recovery | None = None  # what the last opening replayed from a crash
+        # The object in progress that Esc dropped, until Undo puts it back (or other work
+        # makes that undo meaningless): in the journal's terms, as a crash would leave it.
+        self._discarded: InProgress | None = None
+        self._masks: dict[int, tuple[dict, np.ndarray]] = {}  # see object_mask
         self._files: list[str] = []
         self._worker = InferenceWorker(self)
         self._worker.finished.connect(self._on_job_done)
@@ -131,6 +142,11 @@ class SessionController(QObject):
         self._session: InteractiveSession | None = None
 
     # -- state the GUI reads ------------------------------------------------------------
+    @property
+    def project(self) -> Project | None:
+        """The open project, to read (changes go through :attr:`workspace`)."""
+        return self.workspace.project if self.workspace is not None else None
+
     @property
     def model_title(self) -> str:
         return MODELS[self.model_name].title
@@ -163,9 +179,13 @@ class SessionController(QObject):
         return bool(self._displayed_steps()) or self.editing_object_id is not None
 
     def _displayed_steps(self) -> list[tuple[Click, ...]]:
-        """The clicks of each step of the object in progress once the worker has done what
-        it was asked: the view's steps with the running and pending operations replayed.
-        Undo takes away a whole step, which for a proposal choice or an edit holds no click."""
+        return self._displayed_history()[0]
+
+    def _displayed_history(self) -> tuple[list[tuple[Click, ...]], list[tuple[Click, ...]]]:
+        """The clicks of each step (and of each redoable step) of the object in progress
+        once the worker has done what it was asked: the view's steps with the running and
+        pending operations replayed. Undo takes away a whole step, which for a proposal
+        choice or an edit holds no click."""
         steps, redo = list(self.view.step_clicks), list(self.view.redo_step_clicks)
         ops = ([self._running[2]] if self._running is not None else []) + self._pending
         coalesce = False
@@ -187,7 +207,53 @@ class SessionController(QObject):
                 steps, redo = [], []
             # Queued clicks join the queued clicks before them; the running job is alone.
             coalesce = op.kind == "clicks" and (index > 0 or self._running is None)
-        return steps
+        return steps, redo
+
+    # -- read-only rows for the widgets (they never hold the project) -----------------------
+    @property
+    def folder(self) -> Path | None:
+        """The folder of the open project."""
+        return self.project.root if self.project is not None else None
+
+    @property
+    def project_path(self) -> Path | None:
+        """Where the open project is saved."""
+        return self.project.path if self.project is not None else None
+
+    def category_rows(self) -> tuple[CategoryRow, ...]:
+        return category_rows(self.project) if self.project is not None else ()
+
+    def object_rows(self) -> tuple[ObjectRow, ...]:
+        """The objects of the current image."""
+        if self.project is None or self.current_file is None:
+            return ()
+        return object_rows(self.project, self.current_file)
+
+    def object_row(self, object_id: int) -> ObjectRow:
+        """Object ``object_id`` of any image; KeyError when there is none."""
+        assert self.project is not None
+        entry, _ = self.project.find_object(object_id)
+        return next(row for row in object_rows(self.project, entry.file_name)
+                    if row.id == object_id)
+
+    def image_row(self, file_name: str) -> ImageRow:
+        assert self.project is not None
+        return image_row(self.project, file_name)
+
+    def object_mask(self, object_id: int) -> np.ndarray:
+        """The mask of object ``object_id`` (decoded once per version of it, kept for the
+        objects of the current image)."""
+        assert self.project is not None
+        _, obj = self.project.find_object(object_id)
+        cached = self._masks.get(object_id)
+        if cached is None or cached[0] is not obj.rle:  # an edit gives a changed object a new rle
+            cached = self._masks[object_id] = (obj.rle, obj.mask)
+        return cached[1]
+
+    def export_snapshot(self) -> Project:
+        """A copy of the project for a background export (the user may keep annotating)."""
+        assert self.project is not None
+        return copy.deepcopy(self.project)
 
     def current_entry(self) -> ImageEntry | None:
         if self.project is None or self.current_file is None:
@@ -206,20 +272,24 @@ class SessionController(QObject):
     def open_folder(self, folder: str | Path, project_path: str | Path | None = None) -> None:
         """Open a folder of images (and its project, locked while it is open); raises
         ProjectError with a message, naming who has it open when another program does."""
-        previous = self.project
+        previous = self.workspace
         if previous is not None:
-            previous.release_lock()  # the folder may be the one open now
+            previous.project.release_lock()  # the folder may be the one open now
         try:
-            project = Project.open_folder(folder, project_path, lock=True)
+            workspace, recovery = Workspace.open(folder, project_path, report=self.error.emit)
         except ProjectError:
             if previous is not None:
                 with suppress(ProjectError, OSError):  # if another took it, its saves say so
-                    previous.hold_lock()
+                    previous.project.hold_lock()
             raise
-        if previous is not None and previous.journal is not None:
-            previous.journal.close()
-        self.recovery = self._open_journal(project)
-        self.project = project
+        if previous is not None:
+            previous.close()
+        self.workspace, self.recovery, self._discarded = workspace, recovery, None
+        workspace.subscribe(self._on_workspace_changed)
+        project = workspace.project
+        if recovery is not None and recovery.restored_object_ids:
+            self.message.emit(f"Restored {len(recovery.restored_object_ids)} object(s) "
+                              "finished before Clickmask stopped unexpectedly.")
         self._files = [e.file_name for e in project.present_images()]
         self.unreadable.clear()
         self.current_file = None
@@ -236,18 +306,8 @@ class SessionController(QObject):
         """Save the project to ``path`` from now on; False (the user told why) when it could
         not be saved. A place that cannot be written falls back like every save does: the
         project's ``path`` says where it went."""
-        assert self.project is not None
-        # The old journal stays beside the old file until the new file is written.
-        journal, self.project.journal = self.project.journal, None
-        old, self.project.path = self.project.path, Path(path)
-        saved = self._save()
-        if not saved:
-            self.project.path = old  # still saved where it was (another may have it open)
-        if journal is not None:
-            self.project.journal = journal
-            if saved:
-                journal.relocate()
-        return saved
+        assert self.workspace is not None
+        return self.workspace.save_as(path)
 
     def discard_recovered(self) -> None:
         """The user declined to restore the object a crash left: stop offering it."""
@@ -290,6 +350,7 @@ class SessionController(QObject):
         # So does a change of model, options or device the user already confirmed.
         self._pending = [op for op in self._pending if op.kind in ("finish", *_SETUP_OPS)]
         self.current_file = self._files[index]
+        self._masks.clear()  # kept for the current image's objects only
         self.image = self.display_image = None
         self._hand_mask = None
         self.editing_object_id = None
@@ -315,6 +376,7 @@ class SessionController(QObject):
         height, width = self.image.shape[:2]
         if not (0 <= y < height and 0 <= x < width):
             return
+        self._discarded = None  # a new object: undo steps through its clicks now
         self._enqueue(_Op("clicks", [Click(y, x, is_positive)]))
         self._journal_progress(self.displayed_clicks, self._hand_mask)  # before the model runs
         self.session_changed.emit()
@@ -391,8 +453,7 @@ class SessionController(QObject):
         """Replace finished object ``object_id``'s mask with ``edit`` of it, saved and
         journaled like a correction. An edit that would empty the mask is refused."""
         assert self.project is not None
-        entry, obj = self.project.find_object(object_id)
-        mask = obj.mask
+        mask = self.project.find_object(object_id)[1].mask
         edited = edit(mask)
         if np.array_equal(edited, mask):
             self.message.emit(f"{what}: object {object_id} has nothing to change.")
@@ -400,30 +461,94 @@ class SessionController(QObject):
         if not edited.any():
             self.message.emit(f"{what} would leave object {object_id} empty: unchanged.")
             return
-        obj = self.project.replace_mask(object_id, edited, obj.clicks)
-        self._journal_object(entry.file_name, obj, replaces=True)
-        self._save()
-        self.message.emit(f"{what}: object {object_id} changed.")
-        self.objects_changed.emit()
+        if self._apply_edit(build.replace_mask(self.project, object_id, edited, None,
+                                               ObjectChange.EDIT_MASK)):
+            self.message.emit(f"{what}: object {object_id} changed.")
 
     def undo(self) -> None:
-        self._enqueue(_Op("undo"))
-        self.session_changed.emit()  # the clicks shown change before the worker answers
+        """Undo a step of the object in progress; without one, put back the object Esc
+        dropped, else undo the last project edit (going to its image)."""
+        if self.has_object_in_progress:
+            self._enqueue(_Op("undo"))
+            self.session_changed.emit()  # the clicks shown change before the worker answers
+        elif self._discarded is not None:
+            state, self._discarded = self._discarded, None
+            self.restore_in_progress(state)
+            self.message.emit("The discarded object is back.")
+            self.history_changed.emit()
+        elif self.workspace is not None:
+            self._store_requested_finishes()  # a finish asked for is the last edit
+            self._step_history(self.workspace.undo, "Undid")
 
     def redo(self) -> None:
-        self._enqueue(_Op("redo"))
-        self.session_changed.emit()
+        """Redo a step of the object in progress (also one undone down to no click);
+        otherwise the last project edit undone."""
+        if self._session_redoes:
+            self._enqueue(_Op("redo"))
+            self.session_changed.emit()
+        elif self.workspace is not None:
+            self._step_history(self.workspace.redo, "Redid")
+
+    @property
+    def _session_redoes(self) -> bool:
+        """Redo acts on the object in progress: one is there, or has steps to redo."""
+        return (self.has_object_in_progress or self.workspace is None
+                or bool(self._displayed_history()[1]))
+
+    @property
+    def can_undo(self) -> bool:
+        return (self.view.can_undo or self.busy or self._discarded is not None
+                or (not self.has_object_in_progress and self.workspace is not None
+                    and self.workspace.can_undo))
+
+    @property
+    def can_redo(self) -> bool:
+        if self._session_redoes:
+            return self.view.can_redo or self.busy
+        return self.workspace is not None and self.workspace.can_redo
+
+    @property
+    def undo_text(self) -> str | None:
+        """What Undo would undo, for the Edit menu; None for a click step or nothing."""
+        if self.has_object_in_progress or self.workspace is None:
+            return None
+        if self._discarded is not None:
+            return "Discard object"
+        return self.workspace.undo_text
+
+    @property
+    def redo_text(self) -> str | None:
+        if self._session_redoes or self.workspace is None:
+            return None
+        return self.workspace.redo_text
+
+    def _step_history(self, step: Callable[[], Edit | None], done: str) -> None:
+        try:
+            edit = step()
+        except EditError as exc:  # only if the project changed behind the workspace's back
+            self.error.emit(f"Cannot undo or redo: {exc}")
+            return
+        if edit is not None:
+            self.message.emit(f"{done}: {edit.describe()}")
 
     def reset_object(self) -> None:
-        """Drop the object in progress; a correction is cancelled, its instance unchanged."""
+        """Drop the object in progress (Undo puts it back); a correction is cancelled, its
+        instance unchanged."""
+        editing = self.editing_object_id
         if self.editing_object_id is not None:
             self.editing_object_id = None
             self.objects_changed.emit()
+        if self.has_object_in_progress and self.current_file is not None:
+            hand = self._hand_mask
+            self._discarded = InProgress(self.current_file, self.displayed_clicks, editing,
+                                         *((encode_rle(hand[0]), hand[1]) if hand else ()))
+            self.message.emit("Object discarded — Ctrl+Z to undo")
         self._enqueue(_Op("reset"))
         # Dropped now, as the user chose: nothing to offer back after a crash, nor after a
         # quit that stops the worker before it runs the reset.
         self._hand_mask = None
         self._journal_progress([])
+        self.history_changed.emit()
 
     def finish_object(self, category: str | None = None) -> None:
         """Store the object in progress with ``category`` (a correction keeps its own)."""
@@ -442,30 +567,23 @@ class SessionController(QObject):
         self._enqueue(_Op("initial_mask", obj.mask))
         self.objects_changed.emit()
 
-    # -- finished objects ---------------------------------------------------------------
+    # -- finished objects (each change an edit of the workspace: undoable) ----------------
     def delete_object(self, object_id: int) -> None:
         assert self.project is not None
         if object_id == self.editing_object_id:
             self.reset_object()
-        self.project.remove_object(object_id)
-        self._journal(lambda journal: journal.record_delete(object_id))
-        self._save()
-        self.objects_changed.emit()
+            self._discarded = None  # the object is gone: its correction cannot come back
+        if self._apply_edit(build.delete_object(self.project, object_id)):
+            self.message.emit(f"Deleted object {object_id} — Ctrl+Z to undo")
 
     def rename_object(self, object_id: int, category: str) -> None:
         assert self.project is not None
-        relabel(self.project, object_id, category)  # an imported object records it
-        self._journal(lambda journal: journal.record_category(object_id, category))
+        self._apply_edit(build.relabel(self.project, object_id, category))
         self.last_category = category
-        self._save()
-        self.objects_changed.emit()
 
     def set_object_visible(self, object_id: int, visible: bool) -> None:
         assert self.project is not None
-        self.project.find_object(object_id)[1].visible = visible
-        self._journal(lambda journal: journal.record_visible(object_id, visible))
-        self._save()
-        self.objects_changed.emit()
+        self._apply_edit(build.set_visibility(self.project, [object_id], visible))
 
     # -- review of imported objects ------------------------------------------------------
     def review_queue(self) -> ReviewQueue:
@@ -477,12 +595,12 @@ class SessionController(QObject):
         (undo the review: the imported mask and category again). A correction of it in
         progress is dropped."""
         assert self.project is not None
-        decide = {"accepted": accept, "rejected": reject, "pending": revert}[outcome]
+        decision = {ReviewOutcome.ACCEPTED: ObjectChange.ACCEPT,
+                    ReviewOutcome.REJECTED: ObjectChange.REJECT,
+                    ReviewOutcome.PENDING: ObjectChange.REVERT_REVIEW}[ReviewOutcome(outcome)]
         if object_id == self.editing_object_id:
             self.reset_object()
-        decide(self.project, object_id)
-        self._save()
-        self.objects_changed.emit()
+        self._apply_edit(build.review_decision(self.project, object_id, decision))
 
     def imported_mask(self, object_id: int) -> np.ndarray | None:
         """The mask an imported object came with (before any correction); None otherwise."""
@@ -494,42 +612,68 @@ class SessionController(QObject):
         """Show or hide every object of the current image."""
         if self.project is None:
             return
-        for obj in self.current_objects():
-            obj.visible = visible
-        self._save()
-        self.objects_changed.emit()
+        self._apply_edit(build.set_visibility(
+            self.project, [obj.id for obj in self.current_objects()], visible))
 
-    # -- categories (each raises ValueError with a message for the user; nothing changes) --
+    # -- categories (each raises EditError, a ValueError, with a message; nothing changes) --
     def add_category(self, name: str, color: tuple[int, int, int] | None = None) -> Category:
-        return self._change_categories(self.project.add_category, name, color)
+        assert self.project is not None
+        edit = build.add_category(self.project, name, color)
+        self._apply_edit(edit, raising=True)
+        return self.project.category(edit.state.id)
 
     def rename_category(self, category_id: int, name: str) -> None:
-        self._change_categories(self.project.rename_category, category_id, name)
+        assert self.project is not None
+        self._apply_edit(build.rename_category(self.project, category_id, name), raising=True)
 
     def recolor_category(self, category_id: int, color: tuple[int, int, int]) -> None:
-        self._change_categories(self.project.recolor_category, category_id, color)
+        assert self.project is not None
+        self._apply_edit(build.recolor_category(self.project, category_id, color),
+                         raising=True)
 
     def change_category_id(self, category_id: int, new_id: int) -> None:
-        self._change_categories(self.project.change_category_id, category_id, new_id)
+        assert self.project is not None
+        self._apply_edit(build.change_category_id(self.project, category_id, new_id),
+                         raising=True)
 
     def delete_category(self, category_id: int) -> None:
-        self._change_categories(self.project.remove_category, category_id)
-
-    def _change_categories(self, change: Callable, *args) -> object:
         assert self.project is not None
-        result = change(*args)
-        self._save()
-        self.categories_changed.emit()
-        self.objects_changed.emit()  # their names and colours are drawn with the objects
-        return result
+        self._apply_edit(build.remove_category(self.project, category_id), raising=True)
 
     def import_coco(self, path: str | Path) -> ImportReport:
-        """Add a COCO file's instances to the open folder; raises CocoFormatError."""
-        assert self.project is not None
-        report = import_coco(self.project, path)
-        self._save()
+        """Add a COCO file's instances to the open folder, as one undoable edit; raises
+        CocoFormatError."""
+        assert self.workspace is not None
+        return self.workspace.import_coco(path)
+
+    def _apply_edit(self, edit: Edit | None, raising: bool = False,
+                    finishes: bool = False) -> bool:
+        """Make ``edit`` (None: nothing to change) through the workspace; False when it
+        was refused, with a message (``raising``: the EditError raised for the caller)."""
+        if edit is None or self.workspace is None:
+            return False
+        try:
+            self.workspace.apply(edit, finishes)
+        except EditError as exc:
+            if raising:
+                raise
+            self.error.emit(f"{edit.describe()}: {exc}")
+            return False
+        return True
+
+    def _on_workspace_changed(self, changed: Changed) -> None:
+        """Every project change ends here: redraw, and go to the image an undo changed."""
+        if changed.step is Step.DO:
+            self._discarded = None  # undo now means this edit
+        images = changed.touched.images
+        if (changed.step is not Step.DO and images and self.current_file not in images
+                and not self.has_object_in_progress):
+            self.go_to(min(self._files.index(name) for name in images if name in self._files)
+                       if any(name in self._files for name in images) else self.current_index)
+        if changed.touched.categories:
+            self.categories_changed.emit()
         self.objects_changed.emit()
-        return report
+        self.history_changed.emit()
 
     def shutdown(self) -> None:
         """Stop the worker, then the journal. Objects the user asked to finish are stored
@@ -537,10 +681,8 @@ class SessionController(QObject):
         self._store_requested_finishes()
         self._pending.clear()
         self._worker.shutdown()  # reports nothing after this: the journal can close
-        if self.project is not None and self.project.journal is not None:
-            self.project.journal.close()
-        if self.project is not None:
-            self.project.release_lock()
+        if self.workspace is not None:
+            self.workspace.close()
 
     # -- the queue ------------------------------------------------------------------------
     def _store_requested_finishes(self) -> None:
@@ -688,8 +830,8 @@ class SessionController(QObject):
         if op.kind == "load":
             self.image, self.display_image = result
             self.unreadable.pop(self.current_file, None)
-            entry = self.current_entry()
-            entry.height, entry.width = self.image.shape[:2]
+            height, width = self.image.shape[:2]
+            self.project.note_image_size(self.current_file, height, width)
             self.image_loaded.emit(self.current_file, self.image)
             self.objects_changed.emit()
             self.session_changed.emit()
@@ -725,92 +867,24 @@ class SessionController(QObject):
     def _store_finished(self, finished: _Finished, request: _FinishRequest) -> None:
         assert self.project is not None
         if request.editing_object_id is not None:
-            obj = self.project.replace_mask(request.editing_object_id, finished.mask,
-                                            finished.clicks)
-            self._journal_object(request.file_name, obj, replaces=True)
-            self.message.emit(f"Object {obj.id} corrected.")
-        else:
-            try:
-                obj = self.project.add_object(request.file_name, finished.mask,
-                                              request.category, "clicked", finished.clicks)
-            except ValueError as exc:  # the image file changed size under the project
-                self.error.emit(f"The object was not added: {exc}")
-                return
-            self._journal_object(request.file_name, obj, replaces=False)
+            object_id = request.editing_object_id
+            edit = build.replace_mask(self.project, object_id, finished.mask, finished.clicks,
+                                      ObjectChange.CORRECT)
+            if edit is None or self._apply_edit(edit, finishes=True):
+                self.message.emit(f"Object {object_id} corrected.")
+            return
+        try:
+            edit = build.add_object(self.project, request.file_name, finished.mask,
+                                    request.category or "", finished.clicks)
+        except EditError as exc:
+            self.error.emit(f"The object was not added: {exc}")
+            return
+        if self._apply_edit(edit, finishes=True):
             self.last_category = request.category
-            self.message.emit(f"Object {obj.id} added as '{request.category}'.")
-        self._save()
-        self.objects_changed.emit()
+            object_id = max(edit.touched().objects)
+            self.message.emit(f"Object {object_id} added as '{request.category}'.")
 
-    def _save(self) -> bool:
-        """Save the project; where its file cannot be written (a read-only folder), save it
-        in the user's data folder from now on and say so. False (the user told why) when
-        neither could be written."""
-        assert self.project is not None
-        try:
-            self.project.save()
-            return True
-        except ProjectError as exc:  # changed by another program, or open in another
-            kept = "in memory" + (" and in the crash journal" if self.project.journal else "")
-            self.error.emit(f"{exc}. Your work is kept {kept}; use File > Save Project As to "
-                            "save it elsewhere.")
-            return False
-        except OSError as exc:
-            failed, reason = self.project.path, exc.strerror or str(exc)
-        fallback = fallback_project_path(self.project.root)
-        if failed != fallback and self._move_project(fallback):
-            self.error.emit(f"The project cannot be saved to {failed} ({reason}). It was saved "
-                            f"to {fallback} instead, and is saved there from now on; your work "
-                            "is safe. Use File > Save Project As to choose another place.")
-            return True
-        self.error.emit(f"Could not save the project to {failed} ({reason}). Your work is kept "
-                        "in memory; use File > Save Project As to save it elsewhere.")
-        return False
-
-    def _move_project(self, path: Path) -> bool:
-        """Save the project as ``path`` from now on, its journal moved beside it; False (and
-        nothing changed) when ``path`` cannot be written either."""
-        project = self.project
-        journal, project.journal = project.journal, None  # it may not be writable where it is
-        old, project.path = project.path, path
-        try:
-            project.save()
-        except (OSError, ProjectError):
-            project.path, project.journal = old, journal
-            return False
-        project.journal = journal
-        if journal is not None:
-            try:
-                journal.relocate()
-            except OSError as exc:
-                self._journal_failed(exc)
-        return True
-
-    # -- the crash journal ----------------------------------------------------------------
-    def _open_journal(self, project: Project) -> Recovery | None:
-        """Replay what a crash left in ``project``'s journal and journal from now on."""
-        try:
-            journal, recovery = Journal.open(project)
-        except JournalError as exc:
-            try:
-                aside = set_aside(project)
-                journal, recovery = Journal.open(project)
-            except (OSError, JournalError) as again:
-                self.error.emit(f"{exc}. The crash journal is off: {again}")
-                return None
-            self.error.emit(f"{exc}. It was kept as {aside}; a new journal was started.")
-            if exc.replayed is not None:  # the objects before the damage: kept and saved
-                recovery = Recovery(exc.replayed.restored_object_ids,
-                                    exc.replayed.edited_object_ids)
-        except OSError as exc:
-            self.error.emit(f"The crash journal of {project.path} cannot be used: {exc}. "
-                            "Work since the last save would be lost in a crash.")
-            return None
-        if recovery.restored_object_ids:
-            self.message.emit(f"Restored {len(recovery.restored_object_ids)} object(s) "
-                              "finished before Clickmask stopped unexpectedly.")
-        return recovery
-
+    # -- the crash journal (of the object in progress; edits are the workspace's) ----------
     @staticmethod
     def _made_by_hand(view: SessionView) -> tuple[np.ndarray, int] | None:
         """(mask, clicks) when a step without clicks shaped ``view``'s mask, else None."""
@@ -820,28 +894,6 @@ class SessionController(QObject):
 
     def _journal_progress(self, clicks: list[Click],
                           hand_mask: tuple[np.ndarray, int] | None = None) -> None:
-        if self.current_file is not None:
-            file_name, editing = self.current_file, self.editing_object_id
-            self._journal(lambda journal: journal.record_progress(file_name, clicks, editing,
-                                                                  hand_mask))
-
-    def _journal_object(self, file_name: str, obj: AnnotatedObject, replaces: bool) -> None:
-        category = self.category_name(obj)
-        self._journal(lambda journal: journal.record_object(file_name, obj, category, replaces))
-
-    def _journal(self, record: Callable[[Journal], None]) -> None:
-        """Write ``record`` into the journal, if there is one; a journal that fails is
-        switched off with a message (the project's saves go on)."""
-        journal = self.project.journal if self.project is not None else None
-        if journal is None:
-            return
-        try:
-            record(journal)
-        except (OSError, JournalError) as exc:
-            self._journal_failed(exc)
-
-    def _journal_failed(self, exc: Exception) -> None:
-        self.project.journal.close()
-        self.project.journal = None
-        self.error.emit(f"The crash journal stopped: {exc}. Your work is saved with the "
-                        "project as usual, but clicks in progress would be lost in a crash.")
+        if self.current_file is not None and self.workspace is not None:
+            self.workspace.record_progress(self.current_file, clicks, self.editing_object_id,
+                                           hand_mask)

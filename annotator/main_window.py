@@ -1,19 +1,17 @@
 """The main window: canvas in the middle, image list left, objects right, menus on top."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QMimeData, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
                                QMessageBox, QProgressBar, QProgressDialog, QPushButton, QWidget)
 
 from engine.annotations import ProjectError
 from engine.coco import CocoFormatError, ExportCancelled, export_coco
-from engine.review import ReviewCounts
 from engine.journal import InProgress
 from annotator import __version__
 from annotator.busy_indicator import BusyIndicator
@@ -67,7 +65,7 @@ class MainWindow(QMainWindow):
         self._export_job: BackgroundJob | None = None
         self.model_manager: ModelManagerDialog | None = None
         self._connect()
-        self.review_panel = ReviewPanel(self)  # after _connect: its slots run after the window's
+        self.review_panel = ReviewPanel(self, self)  # after _connect: its slots run after the window's
         review_dock = self._add_dock("Review", self.review_panel,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.model_dock, review_dock)
@@ -93,8 +91,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot, shortcuts=(), icon: str | None = None,
-                tip: str | None = None) -> QAction:
+    def make_action(self, text: str, slot, shortcuts=(), icon: str | None = None,
+                    tip: str | None = None) -> QAction:
+        """A window action (its keys work wherever the focus is): every action of the
+        window and its panels is made here, so the shortcut sheet finds them all."""
         action = QAction(qta.icon(icon), text, self) if icon else QAction(text, self)
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
         action.triggered.connect(slot)
@@ -105,47 +105,47 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.open_action = self._action("&Open Folder…", self.choose_folder, ["Ctrl+O"],
+        self.open_action = self.make_action("&Open Folder…", self.choose_folder, ["Ctrl+O"],
                                         "fa5s.folder-open")
-        self.import_action = self._action("&Import COCO…", self.choose_coco_import, ["Ctrl+I"],
+        self.import_action = self.make_action("&Import COCO…", self.choose_coco_import, ["Ctrl+I"],
                                           "fa5s.file-import")
-        self.export_action = self._action("&Export COCO…", self.choose_coco_export,
+        self.export_action = self.make_action("&Export COCO…", self.choose_coco_export,
                                           ["Ctrl+E"], "fa5s.file-export")
-        self.save_as_action = self._action("Save Project &As…", self.choose_project_path,
+        self.save_as_action = self.make_action("Save Project &As…", self.choose_project_path,
                                            ["Ctrl+Shift+S"], "fa5s.save")
-        self.reopen_action = self._action("Reopen &Last Folder", self.reopen_last_folder,
+        self.reopen_action = self.make_action("Reopen &Last Folder", self.reopen_last_folder,
                                           ["Ctrl+Shift+O"], "fa5s.history",
                                           "Open the folder you worked on before this one")
         self.recent_menu = RecentFoldersMenu(self.open_recent, self)
-        self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
-        self.categories_action = self._action("&Categories…", self.open_category_editor,
+        self.quit_action = self.make_action("&Quit", self.close, ["Ctrl+Q"])
+        self.categories_action = self.make_action("&Categories…", self.open_category_editor,
                                               ["Ctrl+K"], "fa5s.tags",
                                               "Add, rename, recolour or renumber categories")
-        self.undo_action = self._action("&Undo", self.controller.undo, ["Ctrl+Z"],
+        self.undo_action = self.make_action("&Undo", self.controller.undo, ["Ctrl+Z"],
                                         "fa5s.undo")
-        self.redo_action = self._action("&Redo", self.controller.redo,
+        self.redo_action = self.make_action("&Redo", self.controller.redo,
                                         ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
-        self.reset_action = self._action("Reset &Object", self.controller.reset_object, ["Esc"],
+        self.reset_action = self.make_action("Reset &Object", self.controller.reset_object, ["Esc"],
                                          "fa5s.times-circle",
                                          "Drop the clicks of the current object")
-        self.finish_action = self._action("&Finish Object", self.finish_object,
+        self.finish_action = self.make_action("&Finish Object", self.finish_object,
                                           ["Return", "Enter"], "fa5s.check-circle",
                                           "Finish the object (Space)")
-        self.correct_action = self._action("&Correct with Clicks", self.correct_selected, ["E"],
+        self.correct_action = self.make_action("&Correct with Clicks", self.correct_selected, ["E"],
                                            "fa5s.magic", "Correct the selected object's mask")
-        self.delete_action = self._action("&Delete Object", self.delete_selected, ["Del"],
+        self.delete_action = self.make_action("&Delete Object", self.delete_selected, ["Del"],
                                           "fa5s.trash-alt")
         self.reuse_category_action = QAction("Reuse Last Category Without Asking", self)
         self.reuse_category_action.setCheckable(True)
-        self.prev_action = self._action("&Previous Image", self.previous_image, ["A"],
+        self.prev_action = self.make_action("&Previous Image", self.previous_image, ["A"],
                                         "fa5s.arrow-left")
-        self.next_action = self._action("&Next Image", self.next_image, ["D"],
+        self.next_action = self.make_action("&Next Image", self.next_image, ["D"],
                                         "fa5s.arrow-right")
-        self.fit_action = self._action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
-        self.show_all_action = self._action(
+        self.fit_action = self.make_action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
+        self.show_all_action = self.make_action(
             "&Show All Objects", lambda: self.controller.set_current_objects_visible(True),
             ["Shift+H"], "fa5s.eye")
-        self.hide_all_action = self._action(
+        self.hide_all_action = self.make_action(
             "&Hide All Objects", lambda: self.controller.set_current_objects_visible(False),
             ["H"], "fa5s.eye-slash")
         # Category colours by default, as labelme and CVAT draw; per object when touching
@@ -155,12 +155,12 @@ class MainWindow(QMainWindow):
         self.color_by_category_action.setChecked(
             QSettings().value("view/color_by_category", True) in (True, "true"))
         self.color_by_category_action.toggled.connect(self._on_color_by_category)
-        self.about_action = self._action("&About Clickmask", self.show_about)
-        self.shortcuts_action = self._action("&Keyboard Shortcuts…", self.show_shortcuts,
+        self.about_action = self.make_action("&About Clickmask", self.show_about)
+        self.shortcuts_action = self.make_action("&Keyboard Shortcuts…", self.show_shortcuts,
                                              ["F1"], "fa5s.keyboard",
                                              "Every action with its keys; change them here")
         self.proposal_actions = [
-            self._action(f"Pick Proposal &{i + 1}",
+            self.make_action(f"Pick Proposal &{i + 1}",
                          lambda _=False, i=i: self.controller.choose_proposal(i), [str(i + 1)],
                          tip=f"Continue from the first click's proposal {i + 1}")
             for i in range(3)]
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         model_menu = menus.addMenu("&Model")
         self.model_panel_action = self.model_dock.toggleViewAction()
         self.model_panel_action.setText("Model &Panel")
-        self.model_manager_action = self._action(
+        self.model_manager_action = self.make_action(
             "Model &Manager…", self.open_model_manager, icon="fa5s.download",
             tip="Download, verify or import model checkpoints")
         model_menu.addAction(self.model_panel_action)
@@ -293,6 +293,7 @@ class MainWindow(QMainWindow):
         c.image_failed.connect(self._on_image_failed)
         c.session_changed.connect(self._refresh_session)
         c.objects_changed.connect(self._refresh_objects)
+        c.history_changed.connect(self._refresh_history)
         c.busy_changed.connect(self._on_busy_changed)
         c.model_changed.connect(self._on_model_changed)
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
@@ -317,7 +318,7 @@ class MainWindow(QMainWindow):
         if last and self.reuse_category_action.isChecked():
             return last
         return choose_category(self, "Finish object", "Category:",
-                               self.controller.project.categories, last)
+                               self.controller.category_rows(), last)
 
     def ask_leave_object(self) -> str:
         """'finish', 'discard' or 'stay' when leaving an image with an unfinished object."""
@@ -355,7 +356,7 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error(str(exc))
             return False
-        remember_folder(self.controller.project.root)
+        remember_folder(self.controller.folder)
         recovery = self.controller.recovery
         if recovery is not None and recovery.in_progress is not None:
             if self.ask_restore(recovery.in_progress):
@@ -381,7 +382,7 @@ class MainWindow(QMainWindow):
 
     def reopen_last_folder(self) -> None:
         """Open the most recent folder other than the one open now."""
-        current = self.controller.project.root if self.controller.project else None
+        current = self.controller.folder
         folder = next((f for f in recent_folders() if f != current), None)
         if folder is None:
             self.statusBar().showMessage("No other folder was opened before.", 4000)
@@ -421,7 +422,7 @@ class MainWindow(QMainWindow):
             if self._may_leave_image():
                 self.open_folder(drop.path)
         elif drop.kind == "coco":
-            if self.controller.project is None:
+            if self.controller.folder is None:
                 self.show_error(f"Open the folder of the images first, then drop "
                                 f"{drop.path.name} again to import its annotations.")
             else:
@@ -430,21 +431,21 @@ class MainWindow(QMainWindow):
             self.show_error(drop.reason)
 
     def choose_project_path(self) -> None:
-        if self.controller.project is None:
+        if self.controller.project_path is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save project as",
-                                              str(self.controller.project.path),
+                                              str(self.controller.project_path),
                                               "Clickmask project (*.json)")
         if path and self.controller.save_project_as(path):
-            self.statusBar().showMessage(f"Project saved to {self.controller.project.path}",
+            self.statusBar().showMessage(f"Project saved to {self.controller.project_path}",
                                          6000)
 
     def choose_coco_import(self) -> None:
-        if self.controller.project is None:
+        if self.controller.folder is None:
             self.show_error("Open the folder of the images first, then import its COCO file.")
             return
         path, _ = QFileDialog.getOpenFileName(self, "Import COCO annotations",
-                                              str(self.controller.project.root),
+                                              str(self.controller.folder),
                                               "COCO JSON (*.json);;All files (*)")
         if path:
             self.import_coco(path)
@@ -462,18 +463,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     def choose_coco_export(self) -> None:
-        project = self.controller.project
-        if project is None:
+        folder = self.controller.folder
+        if folder is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export COCO annotations",
-                                              str(project.root / "annotations.json"),
+                                              str(folder / "annotations.json"),
                                               "COCO JSON (*.json)")
         if path:
             self.export_coco(path)
 
     def export_coco(self, path: str | Path) -> BackgroundJob:
         """Export on a background thread with a cancellable progress dialog."""
-        snapshot = copy.deepcopy(self.controller.project)  # the user may keep annotating
+        snapshot = self.controller.export_snapshot()  # the user may keep annotating
         job = BackgroundJob(lambda progress, cancel: export_coco(
             snapshot, path, progress=progress, cancel=cancel), self)
         dialog = QProgressDialog("Exporting COCO annotations…", "Cancel", 0, 0, self)
@@ -526,10 +527,24 @@ class MainWindow(QMainWindow):
             self.correct_object(object_id)
 
     def correct_object(self, object_id: int) -> None:
-        if self.controller.has_object_in_progress and not self._may_leave_object():
+        if self.controller.has_object_in_progress and not self.may_leave_object():
             return
         self.controller.correct_object(object_id)
         self.canvas.setFocus()
+
+    def select_object(self, object_id: int) -> None:
+        """Select the object in the Objects panel (what Del, E and the mask tools act on)."""
+        self.objects_panel.select(object_id)
+
+    def add_menu_before_help(self, title: str) -> QMenu:
+        bar = self.menuBar()
+        menu = QMenu(title, bar)
+        menu.setToolTipsVisible(True)
+        bar.insertMenu(bar.actions()[-1], menu)  # Help stays the last menu
+        return menu
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
 
     def delete_selected(self) -> None:
         object_id = self.objects_panel.selected_id()
@@ -540,10 +555,9 @@ class MainWindow(QMainWindow):
         self.controller.delete_object(object_id)
 
     def rename_object(self, object_id: int) -> None:
-        project = self.controller.project
-        _, obj = project.find_object(object_id)
-        name = choose_category(self, "Object category", f"Category of object #{obj.id}:",
-                               project.categories, project.category(obj.category_id).name)
+        row = self.controller.object_row(object_id)
+        name = choose_category(self, "Object category", f"Category of object #{row.id}:",
+                               self.controller.category_rows(), row.category)
         if name:
             self.controller.rename_object(object_id, name)
 
@@ -564,9 +578,11 @@ class MainWindow(QMainWindow):
                           "Left click: object. Right click: background. Space: finish.")
 
     def _may_leave_image(self) -> bool:
-        return not self.controller.has_object_in_progress or self._may_leave_object()
+        return not self.controller.has_object_in_progress or self.may_leave_object()
 
-    def _may_leave_object(self) -> bool:
+    def may_leave_object(self) -> bool:
+        """Ask what becomes of the object in progress (finish, discard, stay); True when
+        the user may go on."""
         answer = self.ask_leave_object()
         if answer == "finish":
             return self.finish_object()
@@ -577,10 +593,10 @@ class MainWindow(QMainWindow):
 
     # -- refresh on controller signals ---------------------------------------------------------
     def _on_project_opened(self) -> None:
-        project = self.controller.project
-        self.setWindowTitle(f"Clickmask — {project.root.name}")
-        self.image_list.set_files(self.controller.files)
-        self.statusBar().showMessage(f"Project file: {project.path}", 8000)
+        c = self.controller
+        self.setWindowTitle(f"Clickmask — {c.folder.name if c.folder else ''}")
+        self.image_list.set_files(c.files)
+        self.statusBar().showMessage(f"Project file: {c.project_path}", 8000)
 
     def _on_image_loading(self, file_name: str) -> None:
         self.image_list.select_row(self.controller.current_index)
@@ -601,8 +617,15 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.canvas.set_clicks(c.displayed_clicks)
         self.canvas.set_current_mask(c.view.mask, c.view.probability)
-        self.undo_action.setEnabled(c.view.can_undo or c.busy)
-        self.redo_action.setEnabled(c.view.can_redo or c.busy)
+        self._refresh_history()
+
+    def _refresh_history(self) -> None:
+        """Edit > Undo / Redo: the clicks of the object in progress, else project edits."""
+        c = self.controller
+        self.undo_action.setEnabled(c.can_undo)
+        self.redo_action.setEnabled(c.can_redo)
+        self.undo_action.setText(f"&Undo {c.undo_text}" if c.undo_text else "&Undo")
+        self.redo_action.setText(f"&Redo {c.redo_text}" if c.redo_text else "&Redo")
 
     def apply_view_settings(self, settings: ViewSettings) -> None:
         """Threshold the current mask and redraw masks and clicks as ``settings`` say."""
@@ -618,17 +641,15 @@ class MainWindow(QMainWindow):
 
     def _refresh_objects(self) -> None:
         c = self.controller
-        objects = c.current_objects()
+        rows = c.object_rows()
         by_category = self.color_by_category_action.isChecked()
-        colors = {o.id: display_color(o, c.project.category(o.category_id), by_category)
-                  for o in objects}
-        self.objects_panel.set_objects([(o, c.category_name(o)) for o in objects],
-                                       c.editing_object_id, colors)
+        colors = {row.id: display_color(row, by_category) for row in rows}
+        self.objects_panel.set_objects(rows, c.editing_object_id, colors)
         if self.canvas.image_shape is not None:
             # An object whose image file changed size since cannot be drawn on it.
-            shown = [(o.mask, colors[o.id]) for o in objects
-                     if o.visible and not o.rejected and o.id != c.editing_object_id
-                     and tuple(o.rle["size"]) == self.canvas.image_shape]
+            shown = [(c.object_mask(row.id), colors[row.id]) for row in rows
+                     if row.visible and not row.rejected and row.id != c.editing_object_id
+                     and row.size == self.canvas.image_shape]
             self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
         self.image_list.refresh()
 
@@ -638,14 +659,12 @@ class MainWindow(QMainWindow):
 
     def _image_status(self, file_name: str) -> ImageStatus:
         """What the image list shows of ``file_name``, asked when its row is drawn."""
-        c = self.controller
-        objects = c.project.images[file_name].objects
-        return ImageStatus(sum(not o.rejected for o in objects),
-                           ReviewCounts.of_objects(objects), c.unreadable.get(file_name))
+        row = self.controller.image_row(file_name)
+        return ImageStatus(row.objects, row.review, self.controller.unreadable.get(file_name))
 
     # -- lifetime ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.controller.has_object_in_progress and not self._may_leave_object():
+        if self.controller.has_object_in_progress and not self.may_leave_object():
             event.ignore()
             return
         if self._export_job is not None:

@@ -1,7 +1,7 @@
 """Side panels: the folder's image list and the objects of the current image."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import qtawesome as qta
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QHBoxLayout, QLi
                                QPushButton, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from engine.annotations import AnnotatedObject
+from engine.views import ObjectRow
 from engine.review import ReviewCounts
 from annotator.colors import object_color
 
@@ -232,17 +232,17 @@ class ObjectsPanel(QWidget):
         self._filling = False
         self._update_buttons()
 
-    def set_objects(self, objects: list[tuple[AnnotatedObject, str]], editing_id: int | None,
+    def set_objects(self, objects: Sequence[ObjectRow], editing_id: int | None,
                     colors: dict[int, tuple[int, int, int]] | None = None) -> None:
-        """List ``objects`` (with their category names); ``colors`` maps object ids to the
-        colour they are drawn in (default: each object its own)."""
+        """List ``objects``; ``colors`` maps object ids to the colour they are drawn in
+        (default: each object its own)."""
         selected = self.selected_id()
         self._filling = True
         self.tree.clear()
-        for obj, category in objects:
+        for obj in objects:
             source = ("editing…" if obj.id == editing_id else obj.source if obj.review is None
-                      else f"imported · {obj.review.outcome}")
-            item = QTreeWidgetItem([f"#{obj.id}", category, source])
+                      else f"imported · {obj.review}")
+            item = QTreeWidgetItem([f"#{obj.id}", obj.category, source])
             item.setData(0, Qt.ItemDataRole.UserRole, obj.id)
             item.setIcon(0, color_icon((colors or {}).get(obj.id) or object_color(obj.id)))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

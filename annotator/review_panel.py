@@ -3,15 +3,19 @@
 The queue is the controller's snapshot (:class:`engine.review.ReviewQueue`) of this image's
 or the whole folder's imported objects. The object under review is selected, zoomed to,
 and its imported outline is drawn dashed on the canvas, so a correction is seen beside the
-original. Moving to another image goes through :meth:`MainWindow.go_to`, which asks before
-dropping an object in progress; correcting and relabelling use the window's own flows.
+original. Decisions go to the controller. What belongs to the window around the panel (going
+to another image, which asks before dropping an object in progress; finishing, correcting and
+relabelling, which ask for a category; the canvas; the status bar) it reaches through the
+narrow :class:`ReviewHost`, never the window's own parts.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
@@ -22,7 +26,36 @@ from engine.review import ReviewItem, ReviewQueue
 from annotator.colors import ORIGINAL_OUTLINE
 
 if TYPE_CHECKING:
-    from annotator.main_window import MainWindow
+    from annotator.canvas import ImageCanvas
+    from annotator.controller import SessionController
+
+
+class ReviewHost(Protocol):
+    """What the review panel needs of the window around it (the main window is one): the
+    questions and views that belong to the window, not to the review. Decisions go to the
+    controller."""
+
+    controller: SessionController
+    canvas: ImageCanvas
+
+    def make_action(self, text: str, slot: Callable, shortcuts: Sequence[str] = (),
+                    icon: str | None = None, tip: str | None = None) -> QAction: ...
+
+    def add_menu_before_help(self, title: str) -> QMenu: ...
+
+    def go_to(self, index: int) -> None: ...
+
+    def may_leave_object(self) -> bool: ...
+
+    def finish_object(self) -> bool: ...
+
+    def correct_object(self, object_id: int) -> None: ...
+
+    def rename_object(self, object_id: int) -> None: ...
+
+    def select_object(self, object_id: int) -> None: ...
+
+    def show_status(self, text: str) -> None: ...
 
 SCOPES = ("This image", "Whole folder")
 OUTCOME_COLORS = {"pending": "#888888", "accepted": "#3c9a5f", "corrected": "#1e90ff",
@@ -33,13 +66,13 @@ class ReviewPanel(QScrollArea):
     """The dock's widget; its actions are window shortcuts, so the canvas keeps the focus.
     It scrolls rather than squeezing its rows when the dock is short."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ReviewHost, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.main_window = window
+        self.host = window
         self.controller = window.controller
         self.current: int | None = None  # id of the object under review
         self._queue = ReviewQueue([])  # the whole folder's, as of the last refresh
@@ -90,7 +123,7 @@ class ReviewPanel(QScrollArea):
     # -- construction -----------------------------------------------------------------------
     def _build_actions(self) -> None:
         # Keys chosen away from the window's (A/D, E, F, Del, Esc, Return, Space, 1-3).
-        action = self.main_window._action
+        action = self.host.make_action
         self.accept_action = action("&Accept", self.accept_current, ["G"], "fa5s.check",
                                     "Accept the imported object as it is (or confirm its "
                                     "correction) and go to the next")
@@ -111,10 +144,7 @@ class ReviewPanel(QScrollArea):
         self.actions_in_order = (self.accept_action, self.reject_action, self.correct_action,
                                  self.relabel_action, self.previous_action, self.next_action,
                                  self.revert_action)
-        bar = self.main_window.menuBar()
-        menu = QMenu("&Review", bar)
-        menu.setToolTipsVisible(True)
-        bar.insertMenu(bar.actions()[-1], menu)  # before Help, the last menu
+        menu = self.host.add_menu_before_help("&Review")
         for item in self.actions_in_order:
             menu.addAction(item)
 
@@ -224,7 +254,7 @@ class ReviewPanel(QScrollArea):
     def _draw_outline(self, item: ReviewItem | None) -> None:
         c = self.controller
         shown = item is not None and item.file_name == c.current_file and c.image is not None
-        self.main_window.canvas.set_original_outline(
+        self.host.canvas.set_original_outline(
             c.imported_mask(item.object_id) if shown else None)
 
     # -- stepping ---------------------------------------------------------------------------
@@ -247,15 +277,15 @@ class ReviewPanel(QScrollArea):
         False when the user chose to stay with an unfinished object on another image."""
         c = self.controller
         if item.file_name != c.current_file:
-            self.main_window.go_to(c.files.index(item.file_name))
+            self.host.go_to(c.files.index(item.file_name))
             if c.current_file != item.file_name:
                 return False
         elif c.editing_object_id not in (None, item.object_id):
             # Moving on from a correction in progress: finish, discard or stay, as on leaving.
-            if not self.main_window._may_leave_object():
+            if not self.host.may_leave_object():
                 return False
         self.current = item.object_id
-        self.main_window.objects_panel.select(item.object_id)
+        self.host.select_object(item.object_id)
         self.refresh()
         if c.image is None:
             self._zoom_when_loaded = True  # the canvas fits the image once it arrives
@@ -267,13 +297,13 @@ class ReviewPanel(QScrollArea):
         if self.current is None:
             return
         imported = self.controller.imported_mask(self.current)
-        now = next((o.mask for o in self.controller.current_objects() if o.id == self.current),
-                   None)
+        on_image = {row.id for row in self.controller.object_rows()}
+        now = self.controller.object_mask(self.current) if self.current in on_image else None
         if imported is None:
             return
         both = imported | now if now is not None and now.shape == imported.shape else imported
         if both.any():
-            self.main_window.canvas.zoom_to_box(mask_bbox(both))
+            self.host.canvas.zoom_to_box(mask_bbox(both))
 
     # -- decisions --------------------------------------------------------------------------
     def _target(self) -> int | None:
@@ -293,7 +323,7 @@ class ReviewPanel(QScrollArea):
             return
         if self.controller.editing_object_id == object_id:
             # Accepting the correction in progress: finishing marks it corrected.
-            if not self.main_window.finish_object():
+            if not self.host.finish_object():
                 return
         else:
             self.controller.set_review_outcome(object_id, "accepted")
@@ -313,14 +343,14 @@ class ReviewPanel(QScrollArea):
     def correct_current(self) -> None:
         object_id = self._target()
         if object_id is not None and object_id != self.controller.editing_object_id:
-            self.main_window.correct_object(object_id)
+            self.host.correct_object(object_id)
 
     def relabel_current(self) -> None:
         object_id = self._target()
         if object_id is None:
             return
         before = self.current_item()
-        self.main_window.rename_object(object_id)
+        self.host.rename_object(object_id)
         after = self.current_item()
         if after is not None and after.category != before.category:
             self._advance()
@@ -343,4 +373,4 @@ class ReviewPanel(QScrollArea):
             self._zoom_to_current()
 
     def _say(self, text: str) -> None:
-        self.main_window.statusBar().showMessage(text, 6000)
+        self.host.show_status(text)

@@ -5,8 +5,8 @@
 
 The path the GUI takes for every click, without Qt: an
 :class:`~engine.session.InteractiveSession` with the default predictor (GrabCut), a
-:class:`~engine.annotations.Project` saved after every finished object, and the crash
-:class:`~engine.journal.Journal` recording every click, undo, redo and object. The image is
+:class:`~engine.workspace.Workspace` applying, journaling and saving every finished object,
+and its crash journal recording every click, undo and redo. The image is
 a grid of ``--objects`` shapes with known masks; the official click simulator
 (:mod:`engine.evaluation.clicker`) clicks each one ``--clicks`` times, and every
 ``--undo-every``-th object undoes and redoes its third click.
@@ -38,7 +38,9 @@ from engine import InteractiveSession
 from engine.annotations import AnnotatedObject, Project
 from engine.evaluation.clicker import Clicker
 from engine.imageio import load_image
-from engine.journal import Journal, journal_path
+from engine import edit_builders as build
+from engine.journal import journal_path
+from engine.workspace import Workspace
 from engine.masks import decode_rle, encode_rle
 from engine.predictor import Predictor
 from weights import DEFAULT_MODEL, build_predictor
@@ -142,7 +144,7 @@ def _sample(project: Project, objects: int, clicks: int, started: float) -> Samp
                   sum(len(obj.rle["counts"]) for obj in stored), deep_size(stored))
 
 
-def _click_object(session: InteractiveSession, journal: Journal, gt: dict,
+def _click_object(session: InteractiveSession, workspace: Workspace, gt: dict,
                   clicks: int, undo: bool) -> None:
     """Click one object as the simulated user, journaling every step as the GUI does;
     ``undo``: undo and redo the third click. ``gt`` is the object's mask as RLE. (A
@@ -151,11 +153,11 @@ def _click_object(session: InteractiveSession, journal: Journal, gt: dict,
     clicker = Clicker(decode_rle(gt).astype(np.int8))
     for number in range(clicks):
         session.add_click(clicker.make_next_click(session.mask))
-        journal.record_progress(IMAGE_NAME, session.clicks)
+        workspace.record_progress(IMAGE_NAME, session.clicks, None, None)
         if undo and number == 2:
             for step in (session.undo, session.redo):
                 step()
-                journal.record_progress(IMAGE_NAME, session.clicks)
+                workspace.record_progress(IMAGE_NAME, session.clicks, None, None)
 
 
 def run_soak(folder: Path, objects: int = 200, clicks_per_object: int = 5,
@@ -172,8 +174,8 @@ def run_soak(folder: Path, objects: int = 200, clicks_per_object: int = 5,
     if not tracing:
         tracemalloc.start()
     try:
-        project = Project.open_folder(folder)
-        journal, _ = Journal.open(project)
+        workspace, _ = Workspace.open(folder)
+        project = workspace.project
         session = InteractiveSession(predictor or build_predictor(DEFAULT_MODEL),
                                      load_image(folder / IMAGE_NAME))
         result = SoakResult()
@@ -189,21 +191,21 @@ def run_soak(folder: Path, objects: int = 200, clicks_per_object: int = 5,
         sample()
         for index, gt in enumerate(masks):
             undo = (index + 1) % undo_every == 0
-            _click_object(session, journal, gt, clicks_per_object, undo)
+            _click_object(session, workspace, gt, clicks_per_object, undo)
             clicks += clicks_per_object
             result.undos += undo
             object_clicks = session.clicks
-            obj = project.add_object(IMAGE_NAME, session.finish(), "shape", "clicked",
-                                     object_clicks)
-            journal.record_object(IMAGE_NAME, obj, "shape")
-            project.save()  # as the GUI does after every object
+            # Journaled, applied and saved as the GUI does after every object.
+            workspace.apply(build.add_object(project, IMAGE_NAME, session.finish(), "shape",
+                                             object_clicks), finishes=True)
+            obj = project.images[IMAGE_NAME].objects[-1]
             finished.append(obj)
             if on_finish is not None:
                 on_finish(session, project, finished)
             if len(finished) % sample_every == 0 and len(finished) < objects:
                 sample()
         sample()
-        journal.close()
+        workspace.close()
         result.project_file_bytes = project.path.stat().st_size
         result.journal_file_bytes = journal_path(project.path).stat().st_size
         return result

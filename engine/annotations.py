@@ -13,8 +13,9 @@ import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -33,16 +34,29 @@ from engine.project_files import (PROJECT_FILE_NAME, FileStamp, ProjectChanged, 
 from engine.project_lock import ProjectLock, lock_project_location
 from engine.regular_file import open_regular
 
-if TYPE_CHECKING:
-    from engine.journal import Journal
-
 FORMAT_NAME = "clickmask-project"
 FORMAT_VERSION = 1
 
-SOURCES = ("clicked", "imported", "corrected")
+class ObjectSource(StrEnum):
+    """How an object was made (a StrEnum: it is its JSON string, and compares equal to it)."""
 
-# How the review of an imported object ended (engine/review.py steps through them).
-REVIEW_OUTCOMES = ("pending", "accepted", "corrected", "relabelled", "rejected")
+    CLICKED = "clicked"
+    IMPORTED = "imported"
+    CORRECTED = "corrected"
+
+
+class ReviewOutcome(StrEnum):
+    """How the review of an imported object ended (engine/review.py steps through them)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    CORRECTED = "corrected"
+    RELABELLED = "relabelled"
+    REJECTED = "rejected"
+
+
+SOURCES = tuple(source.value for source in ObjectSource)
+REVIEW_OUTCOMES = tuple(outcome.value for outcome in ReviewOutcome)
 
 
 @dataclass
@@ -133,7 +147,9 @@ class Project:
         self._next_object_id = 1
         self._object_ids: set[int] = set()  # kept by add/remove/load: O(1) "is this id taken"
         self._present: list[str] = []  # file names in the folder's order, see sync_with_folder
-        self.journal: Journal | None = None  # crash journal, checkpointed by save()
+        # The serial number of the last journaled edit this project holds (engine/workspace.py):
+        # saved with it, so that a replay skips the edits the file already has.
+        self.edit_serial = 0
         self.lock: ProjectLock | None = None  # held while open for editing, see open_folder
         self._editing = False  # open for editing: hold the lock of wherever it is saved
         # The project file at a path as this project last read or wrote it (None: there was
@@ -213,6 +229,10 @@ class Project:
             if not isinstance(data.get("root"), str):
                 raise _Damaged("it has no 'root' folder")
             project = cls(Path(data["root"]), path)
+            serial = json_int(data.get("edit_serial", 0))
+            if serial is None or serial < 0:
+                raise _Damaged("its 'edit_serial' is not a whole number")
+            project.edit_serial = serial
             project.categories = _read_categories(data.get("categories"))
             category_ids = {category.id for category in project.categories}
             images = data.get("images")
@@ -241,6 +261,8 @@ class Project:
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "root": str(self.root),
+            # Only once there were edits: files of projects never edited stay as they were.
+            **({"edit_serial": self.edit_serial} if self.edit_serial else {}),
             "categories": [{"id": c.id, "name": c.name, "color": color_to_hex(c.color)}
                            for c in self.categories],
             "images": [
@@ -255,7 +277,7 @@ class Project:
         }
 
     def save(self) -> None:
-        """Write the project atomically (temp file, fsync, rename), then shorten its journal.
+        """Write the project atomically (temp file, fsync, rename).
 
         A save never replaces changes it did not read: it raises :class:`ProjectChanged`
         when someone else changed the file since this project read or wrote it, and
@@ -268,8 +290,6 @@ class Project:
                 text = json.dumps(self.to_json(), separators=(",", ":"))
             atomic_write_text(self.path, text)
             self._on_disk = (self.path, FileStamp.of(self.path))
-            if self.journal is not None:
-                self.journal.checkpoint()
 
     def hold_lock(self) -> None:
         """Hold the project's lock from now on, as :meth:`open_folder` with ``lock``; raises
@@ -362,58 +382,24 @@ class Project:
                 return category.id
         return self.add_category(name).id
 
-    def category_object_count(self, category_id: int) -> int:
-        """How many objects, in all images, are of category ``category_id``."""
-        return sum(obj.category_id == category_id for _, obj in self.iter_objects())
-
-    # -- category changes (each raises ValueError with a message for the user) -----------
+    # -- categories as an import adds them (the annotator's edits: engine/edits.py) -------
     def add_category(self, name: str, color: RGB | None = None) -> Category:
-        """A new category with the next free id; its colour is one no category has yet,
-        as long as the palette has one."""
+        """Add :meth:`next_category`."""
+        category = self.next_category(name, color)
+        self.categories.append(category)
+        return category
+
+    def next_category(self, name: str, color: RGB | None = None) -> Category:
+        """The category a new one called ``name`` would be (not added): the next free id,
+        and a colour no category has yet, as long as the palette has one. ValueError for a
+        name that is empty or taken."""
         name = self._free_name(name)
         category_id = max((c.id for c in self.categories), default=0) + 1
         if color is None:
             taken = {c.color for c in self.categories}
             color = next((c for c in _palette_from(category_id) if c not in taken),
                          palette_color(category_id))
-        category = Category(category_id, name, tuple(color))
-        self.categories.append(category)
-        return category
-
-    def rename_category(self, category_id: int, name: str) -> None:
-        category = self.category(category_id)
-        if name.strip() != category.name:
-            category.name = self._free_name(name)
-
-    def recolor_category(self, category_id: int, color: RGB) -> None:
-        if len(color) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in color):
-            raise ValueError(f"{color!r} is not an RGB colour")
-        self.category(category_id).color = tuple(color)
-
-    def change_category_id(self, category_id: int, new_id: int) -> None:
-        """Give a category another COCO id; its objects follow it."""
-        category = self.category(category_id)
-        if new_id == category_id:
-            return
-        if isinstance(new_id, bool) or not isinstance(new_id, int) or new_id < 1:
-            raise ValueError(f"a category id must be a positive whole number, not {new_id!r}")
-        clash = next((c for c in self.categories if c.id == new_id), None)
-        if clash is not None:
-            raise ValueError(f"id {new_id} is already the id of category {clash.name!r}")
-        category.id = new_id
-        for _, obj in self.iter_objects():
-            if obj.category_id == category_id:
-                obj.category_id = new_id
-
-    def remove_category(self, category_id: int) -> None:
-        """Remove a category no object uses."""
-        category = self.category(category_id)
-        used = self.category_object_count(category_id)
-        if used:
-            raise ValueError(f"category {category.name!r} is used by {used} object"
-                             f"{'s' if used != 1 else ''}: give them another category or "
-                             "delete them first")
-        self.categories.remove(category)
+        return Category(category_id, name, (color[0], color[1], color[2]))
 
     def _free_name(self, name: str) -> str:
         name = name.strip()
@@ -469,22 +455,31 @@ class Project:
         self._object_ids.add(object_id)
         return obj
 
-    def replace_mask(self, object_id: int, mask: np.ndarray, clicks: list[Click]) -> AnnotatedObject:
-        """Replace an object's mask after a correction; it keeps its id and category."""
-        _, obj = self.find_object(object_id)
-        obj.set_mask(mask)
-        obj.clicks = list(clicks)
-        obj.source = "corrected"
-        return obj
-
     def remove_object(self, object_id: int) -> None:
         entry, obj = self.find_object(object_id)
         entry.objects.remove(obj)
         self._object_ids.discard(object_id)
 
-    def set_category(self, object_id: int, category: str) -> None:
-        _, obj = self.find_object(object_id)
-        obj.category_id = self.category_id(category)
+    def insert_object(self, file_name: str, position: int, obj: AnnotatedObject) -> None:
+        """Put ``obj`` (its id free, checked by the caller: see engine/edits.py) at
+        ``position`` in image ``file_name``'s objects; the image takes its mask's size."""
+        entry = self.images[file_name]
+        entry.height, entry.width = obj.rle["size"]
+        entry.objects.insert(position, obj)
+        self._object_ids.add(obj.id)
+        self._next_object_id = max(self._next_object_id, obj.id + 1)
+
+    def note_image_size(self, file_name: str, height: int, width: int) -> None:
+        """The image was read and has this size (a fact of the file, not an edit)."""
+        entry = self.images[file_name]
+        entry.height, entry.width = height, width
+
+    def has_object(self, object_id: int) -> bool:
+        return object_id in self._object_ids
+
+    def new_object_id(self) -> int:
+        """The id the next new object gets (not reserved: an edit made now takes it)."""
+        return self._next_object_id
 
 
 class _Damaged(Exception):

@@ -4,24 +4,29 @@ The journal is a JSON-lines file beside the project file (``<project>.journal``)
 line names the project it belongs to; every later line is one record, written and fsync'd
 before the GUI shows its result:
 
-- ``{"t": "object", ...}``: a finished object (its RLE mask, category, source, clicks);
-  ``replaces`` is true for the correction of an existing object.
+- ``{"t": "edit", "n": serial, "edit": {...}}``: a change to the project, an
+  :class:`~engine.edits.Edit` in its JSON form, numbered from the project file's
+  ``edit_serial`` on (an undo is the inverse edit, journaled like any other);
+  ``"finishes": true`` when it stored the object in progress, which is then done.
 - ``{"t": "progress", ...}``: the clicks of the object in progress after a click, undo,
   redo, reset or hand edit (the whole list, so the last record alone says where the user
   was). When a step without clicks (a brush stroke, a clean-up, a chosen proposal) shaped
   the mask, clicks alone cannot give it back: the record then also holds that mask
   (``mask``, RLE) and how many of the clicks came before it (``mask_clicks``).
-- ``{"t": "delete", "id": ...}``, ``{"t": "category", "id": ..., "category": ...}`` and
-  ``{"t": "visible", "id": ..., "visible": ...}``: a finished object deleted, moved to
-  another category or hidden / shown. An edit of an object that is no longer there was
-  saved before the crash (the object deleted since) and is skipped.
 
-Saving the project (:meth:`Project.save`) calls :meth:`Journal.checkpoint`, which replaces
-the journal atomically by its header and the object in progress: everything else is then
-in the project file. After a crash, :meth:`Journal.open` replays the journal into the
-project and returns the clicks of the object in progress, for the GUI to offer back. Each
-record is checked against the project before it is applied (:mod:`engine.journal_records`):
-a journal holding anything else is damaged, for the GUI to :func:`set_aside`.
+Journals written before edits were values hold ``object``, ``delete``, ``category`` and
+``visible`` records instead; replay turns each into the edit the live path makes now
+(:func:`_old_edit`), and skips one whose object is gone or, for a finished object, saved.
+
+Once the project is saved, its workspace (engine/workspace.py) calls
+:meth:`Journal.checkpoint`, which replaces the journal atomically by its header and the
+object in progress: everything else is then in the project file. After a crash,
+:meth:`Journal.open` replays the journal into the project through :meth:`Edit.apply`, the
+code the live path runs, skipping the edits whose serial the project file already holds (a
+crash between the save and the checkpoint), and returns the clicks of the object in
+progress, for the GUI to offer back. Each record is checked before it is applied
+(:mod:`engine.journal_records`, :func:`engine.edits.edit_from_json`, :meth:`Edit.apply`): a
+journal holding anything else is damaged, for the GUI to :func:`set_aside`.
 """
 from __future__ import annotations
 
@@ -31,20 +36,24 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.atomic import atomic_write_bytes
 from engine.clicks import Click
-from engine.journal_records import (EditRecord, InProgress, ObjectRecord, Record, RecordKind,
-                                    read_record)
-from engine.masks import decode_rle, encode_rle
+from engine import edit_builders as build
+from engine.annotations import ObjectSource
+from engine.edit_json import edit_from_json
+from engine.edits import AddObject, Batch, Edit, ObjectChange
+from engine.journal_records import (BadRecord, EditRecord, InProgress, ObjectRecord, Record,
+                                    RecordKind, read_record, shown)
+from engine.masks import decode_rle, encode_rle, json_int
 from engine.project_files import journal_path
 from engine.regular_file import open_regular, read_regular_file
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from engine.annotations import AnnotatedObject, Project
+    from engine.annotations import Project
 
 FORMAT_NAME = "clickmask-journal"
 FORMAT_VERSION = 1
@@ -66,8 +75,9 @@ class JournalError(Exception):
 class Recovery:
     """What :meth:`Journal.open` found: objects put back, and the object in progress."""
 
-    restored_object_ids: list[int] = field(default_factory=list)
-    edited_object_ids: list[int] = field(default_factory=list)  # deleted, renamed, hidden
+    restored_object_ids: list[int] = field(default_factory=list)  # added or corrected
+    edited_object_ids: list[int] = field(default_factory=list)  # deleted, renamed, hidden...
+    edits: int = 0  # edits replayed (a category change counts, though it has no object)
     in_progress: InProgress | None = None
     torn_lines: int = 0  # a last line cut short by a crash, ignored
 
@@ -80,7 +90,7 @@ class Journal:
         self.path = journal_path(project.path)
         self._lock = threading.Lock()
         self._in_progress = in_progress
-        self._file = None
+        self._file: BinaryIO | None = None
         self.checkpoint()
 
     # -- opening ------------------------------------------------------------------------
@@ -103,19 +113,17 @@ class Journal:
             raise
         _save_replayed(project, recovery)
         journal = cls(project, recovery.in_progress)
-        project.journal = journal
         return journal, recovery
 
     # -- records ------------------------------------------------------------------------
-    def record_object(self, file_name: str, obj: AnnotatedObject, category: str,
-                      replaces: bool = False) -> None:
-        """A finished object (or a correction, ``replaces``): the object in progress is done."""
-        with self._lock:
+    def record_edit(self, serial: int, edit: Edit, finishes: bool = False) -> None:
+        """Edit number ``serial`` of the project (see the module's docstring); ``finishes``:
+        it stores the object in progress (a finish, a correction), which is then done."""
+        record = {"t": "edit", "n": serial, "edit": edit.to_json()}
+        if finishes:
             self._in_progress = None
-            self._append({"t": "object", "file": file_name, "id": obj.id, "category": category,
-                          "source": obj.source, "rle": obj.rle,
-                          "clicks": [click.to_json() for click in obj.clicks],
-                          "replaces": replaces})
+            record["finishes"] = True
+        self._append(record)
 
     def record_progress(self, file_name: str, clicks: list[Click],
                         editing_object_id: int | None = None,
@@ -125,22 +133,9 @@ class Journal:
         before it (see the module's docstring)."""
         state = InProgress(file_name, list(clicks), editing_object_id,
                            *((encode_rle(hand_mask[0]), hand_mask[1]) if hand_mask else ()))
-        with self._lock:
-            # Nothing in progress any more: the next checkpoint drops the record.
-            self._in_progress = state if _in_progress(state) else None
-            self._append(_progress_record(state))
-
-    def record_delete(self, object_id: int) -> None:
-        """A finished object was deleted."""
-        self._record_edit({"t": "delete", "id": object_id})
-
-    def record_category(self, object_id: int, category: str) -> None:
-        """A finished object was moved to ``category`` (its name: ids are per project)."""
-        self._record_edit({"t": "category", "id": object_id, "category": category})
-
-    def record_visible(self, object_id: int, visible: bool) -> None:
-        """A finished object was hidden or shown."""
-        self._record_edit({"t": "visible", "id": object_id, "visible": visible})
+        # Nothing in progress any more: the next checkpoint drops the record.
+        self._in_progress = state if _in_progress(state) else None
+        self._append(_progress_record(state))
 
     def checkpoint(self) -> None:
         """The project was saved: keep only the header and the object in progress."""
@@ -167,20 +162,13 @@ class Journal:
             if remove:
                 self.path.unlink(missing_ok=True)
 
-    def __deepcopy__(self, memo: dict) -> None:
-        # A copy of the project (an export's snapshot) is not the project: it journals nothing.
-        return None
-
-    def _record_edit(self, record: dict) -> None:
-        with self._lock:
-            self._append(record)
-
     def _append(self, record: dict) -> None:
-        if self._file is None:
-            raise JournalError(f"the journal {self.path} is closed")
-        self._file.write(_line(record))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with self._lock:
+            if self._file is None:
+                raise JournalError(f"the journal {self.path} is closed")
+            self._file.write(_line(record))
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def _close_file(self) -> None:
         if self._file is not None:
@@ -226,58 +214,89 @@ def replay(project: Project) -> Recovery:
                            f"{header.get('project')!r}, not to {_project_key(project)!r}")
     for number, raw in enumerate(records[1:], start=2):
         try:
-            _apply(project, read_record(raw, project), recovery)
+            _apply(project, _read(raw, project), recovery)
         except Exception as exc:  # whatever the record holds, the journal is damaged
             raise JournalError(f"the journal {path} is damaged at line {number}: "
                                f"{exc}", replayed=recovery) from exc
     return recovery
 
 
-def _apply(project: Project, record: Record, recovery: Recovery) -> None:
+@dataclass(frozen=True)
+class _Numbered:
+    serial: int
+    edit: Edit
+    finishes: bool
+
+
+def _read(raw: object, project: Project) -> Record | _Numbered:
+    if isinstance(raw, dict) and raw.get("t") == "edit":
+        serial = json_int(raw.get("n"))
+        if serial is None or not 1 <= serial < 2 ** 63:
+            raise BadRecord(f"'n' {shown(raw.get('n'))} is not an edit's number")
+        finishes = raw.get("finishes", False)
+        if not isinstance(finishes, bool):
+            raise BadRecord(f"'finishes' {shown(finishes)} is not true or false")
+        return _Numbered(serial, edit_from_json(raw.get("edit")), finishes)
+    return read_record(raw, project)
+
+
+def _apply(project: Project, record: Record | _Numbered, recovery: Recovery) -> None:
     if isinstance(record, InProgress):
         recovery.in_progress = record if _in_progress(record) else None
-    elif isinstance(record, EditRecord):
-        _apply_edit(project, record, recovery)
-    else:
-        _apply_object(project, record, recovery)
-
-
-def _apply_edit(project: Project, record: EditRecord, recovery: Recovery) -> None:
-    try:
-        _, obj = project.find_object(record.object_id)
-    except KeyError:
-        return  # deleted, and saved, after this record: nothing left to edit
-    if record.kind is RecordKind.DELETE:
-        project.remove_object(obj.id)
-    elif record.kind is RecordKind.CATEGORY:
-        project.set_category(obj.id, record.value)
-    else:
-        obj.visible = record.value
-    recovery.edited_object_ids.append(record.object_id)
-
-
-def _apply_object(project: Project, record: ObjectRecord, recovery: Recovery) -> None:
-    recovery.in_progress = None
-    if record.replaces:
-        try:
-            project.replace_mask(record.object_id, decode_rle(record.rle), record.clicks)
-        except KeyError:
-            return  # deleted, and saved, after the correction
-        recovery.restored_object_ids.append(record.object_id)
         return
-    try:
-        project.find_object(record.object_id)
-        return  # saved already: the crash came between the save and the checkpoint
-    except KeyError:
-        pass
-    obj = project.add_object(record.file_name, decode_rle(record.rle), record.category,
-                             record.source, record.clicks, record.object_id)
-    recovery.restored_object_ids.append(obj.id)
+    if isinstance(record, _Numbered):
+        if record.finishes:
+            recovery.in_progress = None
+        if record.serial <= project.edit_serial:
+            return  # saved already: the crash came between the save and the checkpoint
+        edit: Edit | None = record.edit
+        project.edit_serial = record.serial
+    else:
+        if isinstance(record, ObjectRecord):
+            recovery.in_progress = None
+        edit = _old_edit(project, record)
+    if edit is not None:
+        edit.apply(project)
+        _note(recovery, edit)
+
+
+def _note(recovery: Recovery, edit: Edit) -> None:
+    recovery.edits += 1
+    for part in edit.edits if isinstance(edit, Batch) else (edit,):
+        touched = part.touched().objects
+        if isinstance(part, AddObject) or getattr(part, "change", None) is ObjectChange.CORRECT:
+            recovery.restored_object_ids.extend(touched)
+        else:
+            recovery.edited_object_ids.extend(touched)
+
+
+def _old_edit(project: Project, record: ObjectRecord | EditRecord) -> Edit | None:
+    """The edit that an old journal's record stands for, as the live path makes it now;
+    None for an edit of an object that is gone (deleted, and saved, after the record) or a
+    finished object already saved."""
+    object_id = record.object_id
+    exists = project.has_object(object_id)
+    if isinstance(record, EditRecord):
+        if not exists:
+            return None
+        if record.kind is RecordKind.DELETE:
+            return build.delete_object(project, object_id)
+        if record.kind is RecordKind.CATEGORY:
+            assert isinstance(record.value, str)
+            return build.relabel(project, object_id, record.value)
+        return build.set_visibility(project, [object_id], bool(record.value))
+    if record.replaces:
+        return build.replace_mask(project, object_id, decode_rle(record.rle), record.clicks,
+                                  ObjectChange.CORRECT) if exists else None
+    if exists:
+        return None  # saved already: the crash came between the save and the checkpoint
+    return build.add_object(project, record.file_name, decode_rle(record.rle), record.category,
+                            record.clicks, ObjectSource(record.source), object_id)
 
 
 def _save_replayed(project: Project, recovery: Recovery) -> None:
     """Save what replay changed in ``project`` (an object restored, deleted, edited)."""
-    if recovery.restored_object_ids or recovery.edited_object_ids:
+    if recovery.edits:
         project.save()
 
 
@@ -295,9 +314,9 @@ def _in_progress(state: InProgress) -> bool:
 
 
 def _progress_record(state: InProgress) -> dict:
-    record = {"t": "progress", "file": state.file_name,
-              "clicks": [click.to_json() for click in state.clicks],
-              "editing": state.editing_object_id}
+    record: dict[str, Any] = {"t": "progress", "file": state.file_name,
+                              "clicks": [click.to_json() for click in state.clicks],
+                              "editing": state.editing_object_id}
     if state.mask_rle is not None:
         record.update(mask=state.mask_rle, mask_clicks=state.mask_clicks)
     return record

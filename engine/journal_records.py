@@ -85,7 +85,7 @@ def read_record(raw: Any, project: Project) -> Record:
     try:
         kind = RecordKind(raw.get("t"))
     except ValueError:
-        raise BadRecord(f"unknown record {_shown(raw.get('t'))}") from None
+        raise BadRecord(f"unknown record {shown(raw.get('t'))}") from None
     if kind is RecordKind.OBJECT:
         return _object_record(raw, project)
     if kind is RecordKind.PROGRESS:
@@ -96,7 +96,7 @@ def read_record(raw: Any, project: Project) -> Record:
     if kind is RecordKind.CATEGORY:
         return EditRecord(kind, object_id, _category(raw.get("category")))
     if not isinstance(raw.get("visible"), bool):
-        raise BadRecord(f"'visible' must be true or false, not {_shown(raw.get('visible'))}")
+        raise BadRecord(f"'visible' must be true or false, not {shown(raw.get('visible'))}")
     return EditRecord(kind, object_id, raw["visible"])
 
 
@@ -105,11 +105,11 @@ def _object_record(raw: dict, project: Project) -> ObjectRecord:
     size = _image_size(project, file_name)
     source = raw.get("source")
     if not isinstance(source, str) or source not in SOURCES:
-        raise BadRecord(f"unknown source {_shown(source)} (expected one of "
+        raise BadRecord(f"unknown source {shown(source)} (expected one of "
                         f"{', '.join(SOURCES)})")
     replaces = raw.get("replaces", False)
     if not isinstance(replaces, bool):
-        raise BadRecord(f"'replaces' must be true or false, not {_shown(replaces)}")
+        raise BadRecord(f"'replaces' must be true or false, not {shown(replaces)}")
     return ObjectRecord(file_name, _object_id(raw.get("id"), "'id'"),
                         _category(raw.get("category")), source,
                         _mask(raw.get("rle"), size, "'rle'"), _clicks(raw.get("clicks"), size),
@@ -128,7 +128,7 @@ def _progress_record(raw: dict, project: Project) -> InProgress:
         return InProgress(file_name, clicks, editing)
     mask_clicks = json_int(raw.get("mask_clicks", 0))
     if mask_clicks is None or not 0 <= mask_clicks <= len(clicks):
-        raise BadRecord(f"'mask_clicks' {_shown(raw.get('mask_clicks'))} is not a number of its "
+        raise BadRecord(f"'mask_clicks' {shown(raw.get('mask_clicks'))} is not a number of its "
                         f"{len(clicks)} clicks")
     return InProgress(file_name, clicks, editing, _mask(mask, size, "'mask'"), mask_clicks)
 
@@ -136,19 +136,19 @@ def _progress_record(raw: dict, project: Project) -> InProgress:
 def _object_id(value: Any, what: str) -> int:
     object_id = json_int(value)
     if object_id is None or not 1 <= object_id <= _MAX_ID:
-        raise BadRecord(f"{what} {_shown(value)} is not an object id (a positive integer)")
+        raise BadRecord(f"{what} {shown(value)} is not an object id (a positive integer)")
     return object_id
 
 
 def _category(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise BadRecord(f"'category' must be a category's name, not {_shown(value)}")
+        raise BadRecord(f"'category' must be a category's name, not {shown(value)}")
     return value
 
 
 def _image(value: Any, project: Project) -> str:
     if not isinstance(value, str) or value not in project.images:
-        raise BadRecord(f"'file' {_shown(value)} is not an image of the project")
+        raise BadRecord(f"'file' {shown(value)} is not an image of the project")
     return value
 
 
@@ -181,15 +181,15 @@ def _clicks(value: Any, size: tuple[int, int]) -> list[Click]:
     clicks = []
     for click in value:
         if not is_click_json(click):
-            raise BadRecord(f"click {_shown(click)} is not [y, x, is_positive]")
+            raise BadRecord(f"click {shown(click)} is not [y, x, is_positive]")
         y, x = float(click[0]), float(click[1])
         if not (0 <= y < height and 0 <= x < width):
-            raise BadRecord(f"click {_shown(click)} lies outside the {width}x{height} image")
+            raise BadRecord(f"click {shown(click)} lies outside the {width}x{height} image")
         clicks.append(Click(y, x, click[2]))
     return clicks
 
 
-def _shown(value: Any, limit: int = 60) -> str:
+def shown(value: Any, limit: int = 60) -> str:
     """``value`` as a message shows it: a crafted record may hold megabytes."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}..."

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from engine.annotations import REVIEW_OUTCOMES, AnnotatedObject, Project, Review
+from engine.annotations import REVIEW_OUTCOMES, AnnotatedObject, Project, Review, ReviewOutcome
 
 DONE_OUTCOMES = tuple(outcome for outcome in REVIEW_OUTCOMES if outcome != "pending")
 
@@ -160,60 +160,76 @@ class ReviewQueue:
 
 
 # -- decisions -------------------------------------------------------------------------------
+# Each ``*_object`` function changes one object (the edits of engine/edits.py apply them to a
+# copy, to know the object after the decision); the project-level functions find it first.
 
-def _reviewed(project: Project, object_id: int) -> tuple[AnnotatedObject, Review]:
-    _, obj = project.find_object(object_id)
+def _review_of(obj: AnnotatedObject) -> Review:
     if obj.review is None:
         raise ValueError(f"object {obj.id} was not imported: there is nothing to review")
-    return obj, obj.review
+    return obj.review
 
 
 def _changed_outcome(review: Review, unchanged: str) -> str:
     if review.original_rle is not None:
-        return "corrected"
+        return ReviewOutcome.CORRECTED
     if review.original_category_id is not None:
-        return "relabelled"
+        return ReviewOutcome.RELABELLED
     return unchanged
 
 
-def accept(project: Project, object_id: int) -> None:
+def accept_object(obj: AnnotatedObject) -> None:
     """Keep the object: ``accepted``, or ``corrected`` / ``relabelled`` if it was changed."""
-    _, review = _reviewed(project, object_id)
-    review.outcome = _changed_outcome(review, "accepted")
+    review = _review_of(obj)
+    review.outcome = _changed_outcome(review, ReviewOutcome.ACCEPTED)
 
 
-def reject(project: Project, object_id: int) -> None:
+def reject_object(obj: AnnotatedObject) -> None:
     """A wrong detection: left out of the export and the canvas, kept to be undone."""
-    _, review = _reviewed(project, object_id)
-    review.outcome = "rejected"
+    _review_of(obj).outcome = ReviewOutcome.REJECTED
 
 
-def relabel(project: Project, object_id: int, category: str) -> None:
-    """Give the object ``category`` (created if new). An imported object keeps its imported
+def relabel_object(obj: AnnotatedObject, category_id: int) -> None:
+    """Give the object category ``category_id``. An imported object keeps its imported
     category and becomes ``relabelled`` (``corrected`` if its mask was changed too); giving
     it its imported category back undoes the relabelling."""
-    _, obj = project.find_object(object_id)
-    before = obj.category_id
-    project.set_category(object_id, category)
+    before, obj.category_id = obj.category_id, category_id
     review = obj.review
-    if review is None or obj.category_id == before:
+    if review is None or category_id == before:
         return
     if review.original_category_id is None:
         review.original_category_id = before
-    elif review.original_category_id == obj.category_id:
+    elif review.original_category_id == category_id:
         review.original_category_id = None
-    review.outcome = _changed_outcome(review, "pending" if review.outcome == "relabelled"
+    review.outcome = _changed_outcome(review, ReviewOutcome.PENDING
+                                      if review.outcome == ReviewOutcome.RELABELLED
                                       else review.outcome)
 
 
-def revert(project: Project, object_id: int) -> None:
+def revert_object(obj: AnnotatedObject) -> None:
     """Undo the review of the object: the imported mask and category again, ``pending``."""
-    obj, review = _reviewed(project, object_id)
+    review = _review_of(obj)
     if review.original_rle is not None:
         obj.rle = review.original_rle
     if review.original_category_id is not None:
         obj.category_id = review.original_category_id
     obj.review = Review()
+
+
+def accept(project: Project, object_id: int) -> None:
+    accept_object(project.find_object(object_id)[1])
+
+
+def reject(project: Project, object_id: int) -> None:
+    reject_object(project.find_object(object_id)[1])
+
+
+def relabel(project: Project, object_id: int, category: str) -> None:
+    """:func:`relabel_object` to ``category`` (by name, created if new)."""
+    relabel_object(project.find_object(object_id)[1], project.category_id(category))
+
+
+def revert(project: Project, object_id: int) -> None:
+    revert_object(project.find_object(object_id)[1])
 
 
 def imported_rle(obj: AnnotatedObject) -> dict | None:

@@ -57,13 +57,12 @@ def state_after(steps: list[tuple], count: int) -> tuple[list[tuple], int]:
 
 def main(folder: Path, seed: int) -> None:
     from engine import Click, InteractiveSession
-    from engine.annotations import Project
+    from engine import edit_builders as build
     from engine.imageio import load_image
     from engine.inference.grabcut import GrabCutPredictor
-    from engine.journal import Journal
+    from engine.workspace import Workspace
 
-    project = Project.open_folder(folder)
-    journal, _ = Journal.open(project)
+    workspace, _ = Workspace.open(folder)
     session = InteractiveSession(GrabCutPredictor(), load_image(folder / IMAGE_NAME))
     print("ready", flush=True)
     for number, step in enumerate(plan(seed), start=1):
@@ -74,14 +73,13 @@ def main(folder: Path, seed: int) -> None:
         elif step[0] == "reset":
             session.reset()
         elif step[0] == "finish":
-            obj = project.add_object(IMAGE_NAME, session.mask, step[1], "clicked",
-                                     session.clicks)
-            journal.record_object(IMAGE_NAME, obj, step[1])
+            workspace.apply(build.add_object(workspace.project, IMAGE_NAME, session.mask,
+                                             step[1], session.clicks), finishes=True)
             session.reset()
         else:
-            project.save()
+            workspace.save()
         if step[0] in ("click", "undo", "reset"):
-            journal.record_progress(IMAGE_NAME, session.clicks)
+            workspace.record_progress(IMAGE_NAME, session.clicks, None, None)
         print(f"step {number}", flush=True)
 
 

@@ -10,7 +10,9 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from engine.annotations import Project
+from engine.edits import ObjectChange
 from engine.inference.grabcut import GrabCutPredictor
+from engine.journal import Journal
 from engine.masks import encode_rle, mask_iou
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
@@ -261,12 +263,10 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
     window.mask_tools.keep_largest_action.trigger()  # nothing selected yet
     assert "select one" in window.statusBar().currentMessage()
     window.objects_panel.select(obj.id)
-    journal = controller.project.journal
     journaled = []
-    record = journal.record_object
-    monkeypatch.setattr(journal, "record_object", lambda file_name, o, category, replaces: (
-        journaled.append((file_name, o.id, o.rle, replaces)),
-        record(file_name, o, category, replaces)))
+    record = Journal.record_edit
+    monkeypatch.setattr(Journal, "record_edit", lambda journal, serial, edit, finishes=False: (
+        journaled.append(edit), record(journal, serial, edit, finishes)))
     window.mask_tools.keep_largest_action.trigger()
     window.mask_tools.fill_holes_action.trigger()
     assert not controller.busy  # done at once, without the worker
@@ -277,12 +277,21 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
     assert obj.source == "corrected"
     saved = Project.load(controller.project.path)
     np.testing.assert_array_equal(saved.images["a.png"].objects[0].mask, obj.mask)
-    # Journaled like a correction before the save (which then checkpoints the journal).
-    assert [(f, i, r) for f, i, _, r in journaled] == [("a.png", obj.id, True)] * 2
-    assert journaled[-1][2] == encode_rle(obj.mask)
+    # Journaled as changes of the object's mask, each undoable.
+    assert [(e.change, e.after.id) for e in journaled] == [(ObjectChange.EDIT_MASK, obj.id)] * 2
+    assert journaled[-1].after.rle == encode_rle(obj.mask)
     window.mask_tools.fill_holes_action.trigger()
     assert window.statusBar().currentMessage() == \
         f"Fill holes: object {obj.id} has nothing to change."
+    assert window.undo_action.text() == f"&Undo Change the mask of object {obj.id}"
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    np.testing.assert_array_equal(controller.current_objects()[0].mask, finished)
+    press_key(qtbot, window, Qt.Key.Key_Z, CTRL)  # the finish itself
+    press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
+    press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
+    np.testing.assert_array_equal(controller.current_objects()[0].mask, obj.mask)
 
 
 def test_undoing_a_stroke_or_a_proposal_choice_keeps_the_clicks_shown(

@@ -1,4 +1,6 @@
-"""The crash journal: replay after simulated crashes, torn lines, foreign journals."""
+"""The crash journal: replay of journals written before edits were values (their records
+still replay) after simulated crashes, torn lines, foreign journals. engine/workspace.py's
+tests cover the journal of edits."""
 from __future__ import annotations
 
 import json
@@ -7,10 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from engine import edit_builders as build
 from engine.annotations import Project
+from engine.edits import ObjectChange
 from engine.clicks import Click
 from engine.journal import Journal, JournalError, journal_path, replay
 from engine.masks import decode_rle
+import old_journal as old
 
 
 @pytest.fixture
@@ -31,13 +36,25 @@ def _mask(top: int) -> np.ndarray:
 def _finish(project: Project, journal: Journal, file_name: str, top: int, category: str):
     clicks = [Click(top + 2, 5, True)]
     obj = project.add_object(file_name, _mask(top), category, "clicked", clicks)
-    journal.record_object(file_name, obj, category)
+    old.record_object(journal, file_name, obj, category)
     return obj
 
 
-def _crash(project: Project) -> None:
-    """What the OS leaves of a killed process: files as written, no save, no close."""
-    project.journal._close_file()
+def _replace_mask(project: Project, object_id: int, mask: np.ndarray, clicks: list[Click]):
+    """Correct the object as the annotator does (an edit); the corrected object."""
+    build.replace_mask(project, object_id, mask, clicks, ObjectChange.CORRECT).apply(project)
+    return project.find_object(object_id)[1]
+
+
+def _crash(journal: Journal) -> None:
+    """What the OS leaves of a killed process: files as written, no save."""
+    journal.close()
+
+
+def _save(project: Project, journal: Journal) -> None:
+    """Save as the workspace does: the project, then the journal's checkpoint."""
+    project.save()
+    journal.checkpoint()
 
 
 def test_finished_objects_and_clicks_survive_a_crash_before_the_save(folder):
@@ -45,12 +62,12 @@ def test_finished_objects_and_clicks_survive_a_crash_before_the_save(folder):
     journal, recovery = Journal.open(project)
     assert recovery.restored_object_ids == [] and recovery.in_progress is None
     first = _finish(project, journal, "a.png", 2, "cat")
-    project.save()
+    _save(project, journal)
     second = _finish(project, journal, "b.png", 10, "dog")
     journal.record_progress("a.png", [Click(1, 2, True)])
     journal.record_progress("a.png", [Click(1, 2, True), Click(3, 4, False)])
     journal.record_progress("a.png", [Click(1, 2, True)])  # an undo
-    _crash(project)
+    _crash(journal)
 
     reopened = Project.open_folder(folder)
     assert [o.id for _, o in reopened.iter_objects()] == [first.id]  # the file alone
@@ -70,13 +87,13 @@ def test_a_save_keeps_only_the_object_in_progress(folder):
     journal, _ = Journal.open(project)
     _finish(project, journal, "a.png", 2, "cat")
     journal.record_progress("b.png", [Click(5, 6, True)])
-    project.save()
+    _save(project, journal)
     lines = journal_path(project.path).read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["t"] == "progress"
     journal.record_progress("b.png", [])  # a reset
-    project.save()
+    _save(project, journal)
     assert len(journal_path(project.path).read_text().splitlines()) == 1
-    _crash(project)
+    _crash(journal)
     _, recovery = Journal.open(Project.open_folder(folder))
     assert recovery.restored_object_ids == [] and recovery.in_progress is None
 
@@ -87,8 +104,8 @@ def test_a_hand_made_mask_is_kept_with_the_clicks_across_a_checkpoint(folder):
     painted = _mask(7)
     journal.record_progress("b.png", [Click(5, 6, True), Click(9, 9, False)], None,
                             (painted, 1))
-    project.save()  # the checkpoint keeps the object in progress, mask included
-    _crash(project)
+    _save(project, journal)  # the checkpoint keeps the object in progress, mask included
+    _crash(journal)
     _, recovery = Journal.open(Project.open_folder(folder))
     state = recovery.in_progress
     assert state.clicks == [Click(5, 6, True), Click(9, 9, False)] and state.mask_clicks == 1
@@ -99,7 +116,7 @@ def test_a_mask_painted_without_clicks_is_work_in_progress(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     journal.record_progress("a.png", [], None, (_mask(4), 0))
-    _crash(project)
+    _crash(journal)
     _, recovery = Journal.open(Project.open_folder(folder))
     assert recovery.in_progress.clicks == [] and recovery.in_progress.mask_rle is not None
 
@@ -108,9 +125,8 @@ def test_a_crash_between_the_save_and_the_checkpoint_adds_nothing_twice(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
-    project.journal = None  # the save's file written, the process killed before the checkpoint
-    project.save()
-    journal._close_file()  # the journal still holds the object record
+    project.save()  # the save's file written, the process killed before the checkpoint
+    journal.close()  # the journal still holds the object record
     reopened = Project.open_folder(folder)
     _, recovery = Journal.open(reopened)
     assert recovery.restored_object_ids == []
@@ -121,11 +137,11 @@ def test_a_correction_is_replayed(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
-    project.save()
+    _save(project, journal)
     journal.record_progress("a.png", [Click(12, 5, True)], editing_object_id=obj.id)
-    corrected = project.replace_mask(obj.id, _mask(12), [Click(12, 5, True)])
-    journal.record_object("a.png", corrected, "cat", replaces=True)
-    _crash(project)
+    corrected = _replace_mask(project, obj.id, _mask(12), [Click(12, 5, True)])
+    old.record_object(journal, "a.png", corrected, "cat", replaces=True)
+    _crash(journal)
     reopened = Project.open_folder(folder)
     _, recovery = Journal.open(reopened)
     assert recovery.restored_object_ids == [obj.id] and recovery.in_progress is None
@@ -138,7 +154,7 @@ def test_a_torn_last_line_is_ignored(folder):
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
     journal.record_progress("a.png", [Click(1, 1, True)])
-    _crash(project)
+    _crash(journal)
     path = journal_path(project.path)
     full = path.read_bytes()
     record = json.dumps({"t": "progress", "file": "a.png", "clicks": [[1, 1, True], [2, 2, True]],
@@ -156,7 +172,7 @@ def test_a_damaged_line_in_the_middle_is_refused_and_the_file_kept(folder):
     journal, _ = Journal.open(project)
     _finish(project, journal, "a.png", 2, "cat")
     journal.record_progress("a.png", [Click(1, 1, True)])
-    _crash(project)
+    _crash(journal)
     path = journal_path(project.path)
     lines = path.read_bytes().split(b"\n")
     lines[1] = lines[1][:20]
@@ -171,7 +187,7 @@ def test_a_journal_of_another_project_is_refused(folder, tmp_path):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     _finish(project, journal, "a.png", 2, "cat")
-    _crash(project)
+    _crash(journal)
     other = tmp_path / "other"
     other.mkdir()
     cv2.imwrite(str(other / "a.png"), np.zeros((20, 30, 3), np.uint8))
@@ -190,28 +206,19 @@ def test_a_file_that_is_not_a_journal_is_refused(folder):
         Journal.open(project)
 
 
-def test_a_copy_of_the_project_does_not_journal(folder):
-    import copy
-
-    project = Project.open_folder(folder)
-    Journal.open(project)
-    snapshot = copy.deepcopy(project)
-    assert snapshot.journal is None and project.journal is not None
-
-
 def test_deletes_renames_and_hiding_survive_a_crash_before_the_save(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     kept = _finish(project, journal, "a.png", 2, "cat")
     deleted = _finish(project, journal, "a.png", 10, "cat")
-    project.save()
+    _save(project, journal)
     project.remove_object(deleted.id)
-    journal.record_delete(deleted.id)
-    project.set_category(kept.id, "lion")
-    journal.record_category(kept.id, "lion")
+    old.record_delete(journal, deleted.id)
+    build.relabel(project, kept.id, "lion").apply(project)
+    old.record_category(journal, kept.id, "lion")
     kept.visible = False
-    journal.record_visible(kept.id, False)
-    _crash(project)
+    old.record_visible(journal, kept.id, False)
+    _crash(journal)
 
     reopened = Project.open_folder(folder)
     assert len(list(reopened.iter_objects())) == 2  # the file alone still has both
@@ -229,11 +236,11 @@ def test_an_object_finished_and_deleted_before_the_save_stays_deleted(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
-    corrected = project.replace_mask(obj.id, _mask(12), [])
-    journal.record_object("a.png", corrected, "cat", replaces=True)
+    corrected = _replace_mask(project, obj.id, _mask(12), [])
+    old.record_object(journal, "a.png", corrected, "cat", replaces=True)
     project.remove_object(obj.id)
-    journal.record_delete(obj.id)
-    _crash(project)
+    old.record_delete(journal, obj.id)
+    _crash(journal)
     reopened = Project.open_folder(folder)
     _, recovery = Journal.open(reopened)
     assert list(reopened.iter_objects()) == []
@@ -247,15 +254,14 @@ def test_edits_of_an_object_deleted_since_the_save_are_skipped(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
-    project.save()
-    journal.record_object("a.png", project.replace_mask(obj.id, _mask(12), []), "cat",
+    _save(project, journal)
+    old.record_object(journal, "a.png", _replace_mask(project, obj.id, _mask(12), []), "cat",
                           replaces=True)
-    journal.record_category(obj.id, "dog")
+    old.record_category(journal, obj.id, "dog")
     project.remove_object(obj.id)
-    journal.record_delete(obj.id)
-    project.journal = None  # the save's file written, the process killed before the checkpoint
-    project.save()
-    journal._close_file()
+    old.record_delete(journal, obj.id)
+    project.save()  # the save's file written, the process killed before the checkpoint
+    journal.close()
     reopened = Project.open_folder(folder)
     _, recovery = Journal.open(reopened)
     assert list(reopened.iter_objects()) == []
@@ -266,7 +272,7 @@ def test_a_malformed_edit_is_refused(folder):
     project = Project.open_folder(folder)
     journal, _ = Journal.open(project)
     obj = _finish(project, journal, "a.png", 2, "cat")
-    journal._append({"t": "visible", "id": obj.id, "visible": "no"})
-    _crash(project)
+    old.append(journal, {"t": "visible", "id": obj.id, "visible": "no"})
+    _crash(journal)
     with pytest.raises(JournalError, match="damaged at line 3"):
         replay(Project.open_folder(folder))

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.clicks import Click
-from engine.journal import InProgress, journal_path
+from engine.journal import InProgress, Journal, journal_path
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
 from gui_actions import click_image, open_folder, wait_idle
@@ -49,9 +49,8 @@ def make_window(monkeypatch, open_window):
 def _crash(win: MainWindow) -> None:
     """Stop the window as a killed process would: no save, no question, files as written."""
     controller = win.controller
-    controller.project.journal._close_file()
-    controller.project.journal = None
-    controller.project.release_lock()  # the system ends a killed process's lock
+    # The journal's file as written; the system ends a killed process's lock.
+    controller.workspace.close()
     controller._worker.shutdown()
 
 
@@ -233,7 +232,9 @@ def test_a_delete_rename_and_hide_killed_before_their_save_are_replayed(qtbot, m
         wait_idle(qtbot, first)
     kept, deleted = (obj.id for obj in first.controller.current_objects())
     with monkeypatch.context() as patch:
-        patch.setattr(Project, "save", lambda self: None)  # killed before each save
+        # Killed before each save: the file is not written, the journal not checkpointed.
+        patch.setattr(Project, "save", lambda self: None)
+        patch.setattr(Journal, "checkpoint", lambda self: None)
         first.controller.delete_object(deleted)
         first.controller.rename_object(kept, "moon")
         first.controller.set_object_visible(kept, False)

@@ -12,6 +12,7 @@ import pytest
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.clicks import Click
 from engine.journal import Journal, JournalError, journal_path
+import old_journal
 from annotator.controller import SessionController
 from gui_actions import open_folder
 
@@ -33,7 +34,7 @@ def _journal_damaged_after_two_objects(folder: Path) -> list[int]:
         mask = np.zeros((20, 30), bool)
         mask[top:top + 5, 3:9] = True
         obj = project.add_object(name, mask, "cat", "clicked", [Click(top + 2, 5, True)])
-        journal.record_object(name, obj, "cat")
+        old_journal.record_object(journal, name, obj, "cat")
         ids.append(obj.id)
     journal.close()  # killed: no save
     with journal_path(project.path).open("a") as file:

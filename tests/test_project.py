@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from engine import Click
+from engine import edit_builders as build
+from engine.edits import ObjectChange
 from engine.annotations import PROJECT_FILE_NAME, Project, ProjectError, default_project_path
 from resources import SAMPLES_DIR
 
@@ -72,10 +74,12 @@ def test_replace_rename_remove(tmp_path: Path) -> None:
     assert obj.id == 42
     clash = project.add_object("a.png", _square(), "cat", object_id=42)
     assert clash.id == 43
-    project.replace_mask(42, _square(size=4), [Click(6, 6, False)])
+    build.replace_mask(project, 42, _square(size=4), [Click(6, 6, False)],
+                       ObjectChange.CORRECT).apply(project)
+    _, obj = project.find_object(42)
     assert obj.source == "corrected" and obj.mask.sum() == 16
-    project.set_category(42, "lion")
-    assert project.category(obj.category_id).name == "lion"
+    build.relabel(project, 42, "lion").apply(project)
+    assert project.category(project.find_object(42)[1].category_id).name == "lion"
     project.remove_object(42)
     assert [o.id for o in project.images["a.png"].objects] == [43]
     with pytest.raises(KeyError):

@@ -17,7 +17,10 @@ import pytest
 
 from annotator.cli import main
 from engine.annotations import PROJECT_FILE_NAME, Project
-from engine.journal import Journal, journal_path
+from engine import edit_builders as build
+from engine.edit_json import edit_from_json
+from engine.journal import journal_path
+from engine.workspace import Workspace
 from engine.project_files import ProjectChanged, holder_path, lock_path, same_file_path
 from engine.project_lock import LockHolder, ProjectLock, ProjectLocked
 
@@ -175,22 +178,23 @@ def test_two_projects_of_one_folder_cannot_save_over_each_other(folder: Path) ->
 
 
 def test_a_save_never_overwrites_a_file_changed_underneath(folder: Path) -> None:
-    project = Project.open_folder(folder, lock=True)
-    journal, _ = Journal.open(project)
-    project.add_object("a.png", _square(), "cat")
-    project.save()
+    problems: list[str] = []
+    workspace, _ = Workspace.open(folder, report=problems.append)
+    project = workspace.project
+    workspace.apply(build.add_object(project, "a.png", _square(), "cat"))
+    assert problems == []
     # Another program (an editor, a sync tool) rewrites the file in place.
     data = json.loads(project.path.read_text())
     data["categories"][0]["name"] = "renamed elsewhere"
     project.path.write_text(json.dumps(data))
     changed = project.path.read_bytes()
-    obj = project.add_object("a.png", _square(10), "dog")
-    journal.record_object("a.png", obj, "dog")
-    with pytest.raises(ProjectChanged):
-        project.save()
+    workspace.apply(build.add_object(project, "a.png", _square(10), "dog"))
+    assert len(problems) == 1 and "changed by another program" in problems[0]
     assert project.path.read_bytes() == changed
-    assert project.find_object(obj.id)  # kept in memory, and in the journal:
-    assert json.loads(journal_path(project.path).read_text().splitlines()[-1])["id"] == obj.id
+    [(_, obj)] = [(e, o) for e, o in project.iter_objects() if o.id != 1]  # kept in memory,
+    last = json.loads(journal_path(project.path).read_text().splitlines()[-1])  # journaled:
+    assert obj.id in edit_from_json(last["edit"]).touched().objects
+    workspace.close()
 
 
 def test_a_project_appearing_after_the_opening_is_not_overwritten(folder: Path) -> None:

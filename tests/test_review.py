@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from engine import Click
+from engine import edit_builders as build
+from engine.edits import ObjectChange
 from engine.annotations import Project, ProjectError
 from engine.coco import export_coco, import_coco
 from engine.journal import Journal
+import old_journal
 from engine.masks import decode_rle
 from engine.review import (ReviewCounts, ReviewQueue, accept, imported_rle, reject, relabel,
                           revert)
@@ -144,7 +147,8 @@ def test_revert_restores_the_import(project: Project) -> None:
 def test_outcomes_and_originals_survive_save_and_reopen(project: Project) -> None:
     accept(project, 4)
     reject(project, 3)
-    project.replace_mask(9, _square(left=22), [Click(10, 25, True)])
+    build.replace_mask(project, 9, _square(left=22), [Click(10, 25, True)],
+                       ObjectChange.CORRECT).apply(project)
     relabel(project, 9, "fox")
     project.save()
     reopened = Project.open_folder(project.root)
@@ -220,13 +224,15 @@ def test_import_starts_pending_and_reimport_does_not_revive_rejected(project: Pr
     assert ReviewQueue.from_project(project).only("c.png").item(20).outcome == "rejected"
 
 
-def test_journal_replay_of_a_correction_keeps_the_imported_mask(project: Project) -> None:
+def test_old_journal_replay_of_a_correction_keeps_the_imported_mask(project: Project) -> None:
     project.save()
     journal, _ = Journal.open(project)
     _, obj = project.find_object(4)
     corrected = _square(left=7)
-    project.replace_mask(4, corrected, [Click(9, 9, True)])
-    journal.record_object("a.png", obj, "cat", replaces=True)
+    build.replace_mask(project, 4, corrected, [Click(9, 9, True)],
+                       ObjectChange.CORRECT).apply(project)
+    _, obj = project.find_object(4)
+    old_journal.record_object(journal, "a.png", obj, "cat", replaces=True)
     journal.close()  # a crash: the project file still has the imported mask
     reopened = Project.open_folder(project.root)
     Journal.open(reopened)[0].close()
