@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPat
 
 from engine import Click
 from engine.brush import MAX_RADIUS, Stroke
-from engine.masks import mask_extent
+from engine.box import Box
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
 from annotator.colors import ORIGINAL_OUTLINE
 
@@ -111,14 +111,13 @@ def shrink_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if mask.shape == shape:
         return mask
     shown = np.zeros(shape, bool)
-    extent = mask_extent(mask)
-    if extent is None:
+    box = Box.of_mask(mask)
+    if box is None:
         return shown
     (height, width), (shown_height, shown_width) = mask.shape, shape
-    top, bottom, left, right = extent
     # The display box around the mask's box, and the image pixels that box covers.
-    y0, y1 = int(top * shown_height / height), math.ceil((bottom + 1) * shown_height / height)
-    x0, x1 = int(left * shown_width / width), math.ceil((right + 1) * shown_width / width)
+    y0, y1 = int(box.top * shown_height / height), math.ceil(box.bottom * shown_height / height)
+    x0, x1 = int(box.left * shown_width / width), math.ceil(box.right * shown_width / width)
     part = mask[int(y0 * height / shown_height):math.ceil(y1 * height / shown_height),
                 int(x0 * width / shown_width):math.ceil(x1 * width / shown_width)]
     # At 255 the smallest share one image pixel has in a display pixel still rounds above 0.
