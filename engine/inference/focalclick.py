@@ -27,10 +27,11 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from engine.box import Box
 from engine.clicks import Click
+from engine.inference.encoding import (clicks_in_crop, crop_resized, flipped_clicks, image_tensor,
+                                       mask_tensor, points_tensor, resize, takes_prev_mask)
 _THRESH = 0.49  # every internal threshold of the official predictor
 _MIN_MASK_PIXELS = 10  # the focus crop treats smaller masks as "no mask": whole image
 _MAX_COARSE_CLICKS = 10  # beyond this many clicks only the focus crop is updated
@@ -162,6 +163,8 @@ class FocalClickPredictor:
     """
 
     name = "focalclick"
+    # The official FocalPredictor always feeds the previous mask (see ``takes_prev_mask``).
+    prev_mask_by_default = True
     infer_size = 256
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
@@ -179,11 +182,7 @@ class FocalClickPredictor:
         self.last_step: FocalClickStep | None = None
 
     def set_image(self, image: np.ndarray) -> None:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape} "
-                             f"{image.dtype}")
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
-        self._image = (tensor.permute(2, 0, 1).float() / 255).unsqueeze(0)
+        self._image = image_tensor(image, self.device)
         self._state = FocalClickState(torch.zeros(1, 1, *image.shape[:2], device=self.device))
         self.last_step = None
 
@@ -203,8 +202,7 @@ class FocalClickPredictor:
         if prev_mask is not None:
             if prev_mask.shape != (height, width):
                 raise ValueError(f"prev_mask is {prev_mask.shape}, image is {(height, width)}")
-            prev = torch.from_numpy(np.asarray(prev_mask, np.float32))[None, None]
-            prev = prev.to(self.device)
+            prev = mask_tensor(prev_mask, self.device)
         else:
             prev = self._state.prev_prediction
         clicks = list(clicks)
@@ -213,12 +211,11 @@ class FocalClickPredictor:
         target_box, crop_box = self._target_box(clicks)
         global_box = Box(0, 0, height, width) if target_box is None else target_box
         net_input, net_clicks = self._network_input(prev, clicks, crop_box)
-        points = self._points(net_clicks, self.net_clicks_limit, with_index=True)
+        click_lists = [net_clicks]
         if self.with_flip:
             net_input = torch.cat((net_input, torch.flip(net_input, dims=[3])), dim=0)
-            flipped = [Click(c.y, self.infer_size - c.x - 1, c.is_positive) for c in net_clicks]
-            points = torch.cat((points, self._points(flipped, self.net_clicks_limit,
-                                                     with_index=True)), dim=0)
+            click_lists.append(flipped_clicks(net_clicks, self.infer_size))
+        points = points_tensor(click_lists, self.net_clicks_limit, self.device)
         output = self.model(net_input, points)
         logits, feature = output["instances"], output["feature"]
         averaged = logits[:1]
@@ -242,11 +239,10 @@ class FocalClickPredictor:
             base, origin = region_logits, global_box
         refined, focus_image, focus_points = {}, None, torch.zeros(1, 0, 3)
         if not focus.is_empty:  # the official code fails on an empty focus crop
-            focus_image = F.interpolate(self._image[(..., *focus.slices)],
-                                        size=(self.infer_size, self.infer_size),
-                                        mode="bilinear", align_corners=True)
-            focus_points = self._points(self._focus_clicks(clicks, focus), None,
-                                        with_index=False)
+            square = (self.infer_size, self.infer_size)
+            focus_image = crop_resized(self._image, focus, square)
+            focus_points = points_tensor([self._focus_clicks(clicks, focus)], None, self.device,
+                                         with_index=False)
             fx1, fy1, fx2, fy2 = focus_256
             rois = torch.tensor([[0, fx1, fy1, fx2, fy2]], dtype=torch.float32,
                                 device=self.device)
@@ -254,9 +250,7 @@ class FocalClickPredictor:
             # The focus crop lies inside the target crop (it is clamped to it).
             within = Box(focus.top - origin.top, focus.left - origin.left,
                          focus.bottom - origin.top, focus.right - origin.left)
-            base[(..., *within.slices)] = F.interpolate(
-                refined["instances_refined"], size=focus.shape, mode="bilinear",
-                align_corners=True)
+            base[(..., *within.slices)] = resize(refined["instances_refined"], focus.shape)
         if base.shape[2:] == (height, width):
             probs = torch.sigmoid(base)
         else:
@@ -298,18 +292,16 @@ class FocalClickPredictor:
         image = self._image
         if roi is not None:
             image, prev = image[(..., *roi.slices)], prev[(..., *roi.slices)]
-            h, w = roi.shape
-            # The official arithmetic: crop size * offset / box size (an identity up to
-            # rounding, kept for fractional clicks).
-            clicks = [Click(h * (c.y - roi.top) / h, w * (c.x - roi.left) / w, c.is_positive)
-                      for c in clicks]
+            # Crop size = box size here: the official mapping is an identity up to
+            # rounding, kept for fractional clicks.
+            clicks = clicks_in_crop(clicks, roi, roi.shape)
         h, w = image.shape[2:]
         size = self.infer_size
-        parts = (image, prev) if getattr(self.model, "with_prev_mask", True) else (image,)
+        parts = ((image, prev) if takes_prev_mask(self.model, self.prev_mask_by_default)
+                 else (image,))
         # Resized apart and joined at 256 px (bilinear works per channel: same numbers as
         # resizing the joined full-resolution tensor, without copying it).
-        resized = torch.cat([F.interpolate(part, size=(size, size), mode="bilinear",
-                                           align_corners=True) for part in parts], dim=1)
+        resized = torch.cat([resize(part, (size, size)) for part in parts], dim=1)
         return resized, [Click(c.y * (size / h), c.x * (size / w), c.is_positive)
                          for c in clicks]
 
@@ -318,11 +310,10 @@ class FocalClickPredictor:
         """Network-frame probabilities -> the target crop's pixels (the whole image when
         there is no target crop), resized as the official inverse transforms do."""
         size = tuple(self._image.shape[2:]) if crop_box is None else crop_box.shape
-        probs = F.interpolate(probs, size=size, mode="bilinear", align_corners=True)
+        probs = resize(probs, size)
         if target_box is not None and crop_box is None:
             # The stale-box case: the whole-image result is squeezed into the old box.
-            probs = F.interpolate(probs, size=target_box.shape, mode="bilinear",
-                                  align_corners=True)
+            probs = resize(probs, target_box.shape)
         return probs
 
     def _map_roi(self, focus: Box, global_box: Box) -> tuple[float, float, float, float]:
@@ -336,16 +327,3 @@ class FocalClickPredictor:
         ry, rx = self.infer_size / focus.height, self.infer_size / focus.width
         return [Click((c.y - focus.top) * ry, (c.x - focus.left) * rx, c.is_positive)
                 for c in clicks]
-
-    def _points(self, clicks: Sequence[Click], limit: int | None, with_index: bool
-                ) -> torch.Tensor:
-        """(1, 2N, 3) rows (y, x, index): positives then negatives, (-1, -1, -1) padding."""
-        n = max(sum(c.is_positive for c in clicks), sum(not c.is_positive for c in clicks))
-        n = max(1, n if limit is None else min(limit, n))
-        used = list(enumerate(clicks))[:limit]
-        rows = []
-        for positive in (True, False):
-            chosen = [(c.y, c.x, i if with_index else 0) for i, c in used
-                      if c.is_positive == positive]
-            rows += chosen + [(-1, -1, -1)] * (n - len(chosen))
-        return torch.tensor([rows], dtype=torch.float32, device=self.device)

@@ -13,10 +13,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from engine.box import Box
 from engine.clicks import Click
+from engine.inference.encoding import clicks_in_crop, crop_resized, resize
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class ZoomIn:
         if roi is None:
             self.state = replace(self.state, prev_probs=probs.cpu().numpy()[0, 0])
             return probs
-        crop = F.interpolate(probs, size=roi.shape, mode="bilinear", align_corners=True)
+        crop = resize(probs, roi.shape)
         if self.state.prev_probs is not None:
             full = torch.zeros(*probs.shape[:2], *self._input_shape, dtype=probs.dtype,
                                device=probs.device)
@@ -120,12 +120,8 @@ class ZoomIn:
 
     def _crop(self, image_nd: torch.Tensor, clicks: Sequence[Click], roi: Box
               ) -> tuple[torch.Tensor, list[Click]]:
-        crop_h, crop_w = self._target_size(*roi.shape)
-        crop = F.interpolate(image_nd[(..., *roi.slices)], size=(crop_h, crop_w),
-                             mode="bilinear", align_corners=True)
-        mapped = [Click(crop_h * (c.y - roi.top) / roi.height,
-                        crop_w * (c.x - roi.left) / roi.width, c.is_positive) for c in clicks]
-        return crop, mapped
+        size = self._target_size(*roi.shape)
+        return crop_resized(image_nd, roi, size), clicks_in_crop(clicks, roi, size)
 
 
 class LimitLongestSide(ZoomIn):
