@@ -29,7 +29,7 @@ from engine.masks import decode_rle
 from engine.review import ReviewQueue, accept, imported_rle, reject, relabel, revert
 from engine.inference.options import InferenceOptions
 from engine.proposals import Proposal, ProposalGenerator
-from annotator.canvas import display_copy
+from annotator.overlays import display_copy
 from annotator.worker import InferenceWorker
 from weights import DEFAULT_MODEL, MODELS, build_predictor
 

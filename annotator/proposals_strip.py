@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from engine.box import Box
 from engine.proposals import Proposal
-from annotator.canvas import mask_overlay, rgb_to_qimage
+from annotator.canvas import rgb_to_qimage
+from annotator.overlays import mask_overlay
 from annotator.colors import CURRENT_OBJECT
 
 THUMBNAIL_SIZE = 96  # px, the longer side of a thumbnail
