@@ -11,7 +11,6 @@ from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from engine.device import cuda_unavailable_reason
 from engine.inference.option_fields import Bounds, bounds_of
 from engine.inference.options import BRSMode, DEMO_MAX_SIZE, InferenceOptions
 from engine.inference.taiz import TAIZConfig
@@ -57,7 +56,8 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.may_drop_object = may_drop_object
-        self._cuda_reason = cuda_unavailable_reason()
+        self._cuda_reason: str | None = None  # asked of torch once a neural model is chosen
+        self._cuda_known = False
 
         self.model_combo = self._combo()
         self.model_combo.setSizeAdjustPolicy(
@@ -240,7 +240,7 @@ class ModelPanel(QWidget):
             widget.blockSignals(True)
         self.model_combo.setCurrentIndex(self.model_combo.findData(c.model_name, _NAME))
         self.model_combo.setToolTip(f"{entry.title}: {entry.description}")
-        self._show_devices(c.device)
+        self._show_devices(c.device, neural=family is not None)
         self.zoom_box.setChecked(options.zoom_in)
         self.zoom_size_spin.setValue(options.zoom_target_size)
         self.limit_box.setChecked(options.max_size is not None)
@@ -294,7 +294,13 @@ class ModelPanel(QWidget):
         _enable(self.taiz_full_spin, taiz_off,
                 "T: the click at which the zoomed pass has all the weight")
 
-    def _show_devices(self, current: str) -> None:
+    def _show_devices(self, current: str, neural: bool) -> None:
+        if neural and not self._cuda_known:
+            # Asking torch about CUDA loads it: not before a neural model needs it (for
+            # GrabCut the device choice is disabled altogether).
+            from engine.device import cuda_unavailable_reason
+
+            self._cuda_reason, self._cuda_known = cuda_unavailable_reason(), True
         cuda = self.device_combo.findData("cuda")
         item = self.device_combo.model().item(cuda)
         item.setEnabled(self._cuda_reason is None)

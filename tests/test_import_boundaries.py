@@ -1,7 +1,11 @@
-"""Who may import whom: ``weights`` never imports the Qt front end."""
+"""Who may import whom: ``weights`` never imports the Qt front end, and opening the main
+window loads neither torch nor scipy (they come with the first neural model)."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +42,12 @@ def test_the_version_is_written_once_in_engine() -> None:
     assert 'dynamic = ["version"]' in pyproject
     assert 'version = { attr = "engine.version.__version__" }' in pyproject
 
+
+def test_the_main_window_opens_without_torch_or_scipy() -> None:
+    code = ("import sys; import annotator.main_window; "
+            "print(sorted(m for m in ('torch', 'scipy') if m in sys.modules))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
