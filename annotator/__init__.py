@@ -1,2 +1,4 @@
 """Clickmask's Qt front end: widgets, the session controller and its worker thread."""
-__version__ = "0.1.0"
+from engine.version import __version__
+
+__all__ = ["__version__"]

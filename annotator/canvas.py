@@ -15,25 +15,20 @@ from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPat
 
 from engine import Click
 from engine.brush import MAX_RADIUS, Stroke
-from engine.masks import mask_extent
 from annotator.colors import CURRENT_OBJECT, NEGATIVE_CLICK, POSITIVE_CLICK
 from annotator.colors import ORIGINAL_OUTLINE
+from annotator import overlays
+from annotator.overlays import probability_overlay, shrink_image, shrink_mask
 
 ZOOM_STEP = 1.25
 MAX_ZOOM = 40.0
 CLICK_MOVE_TOLERANCE = 4  # px on screen: a press-release that moved more is a drag, not a click
 MARKER_RADIUS = 5  # px on screen, whatever the zoom (the default; the View panel sets it)
 OVERLAY_OPACITY = 0.45  # the default fill opacity of masks
-HEAT_FULL_PROBABILITY = 0.5  # the heat map fades out below this: low values barely cover
 PLACEHOLDER_WIDTH = 420  # px: messages wrap rather than run off the view
 BRUSH_RADIUS = 8  # image px: the brush's starting size
 ERASE_PREVIEW = (20, 20, 20)  # what an eraser stroke in progress looks like: a dark band
 TOOLS = ("click", "brush", "eraser")
-# Longer images are drawn from a copy downscaled to this many pixels on the longer side (and
-# so are their masks): a 20000 x 20000 pixmap would take 1.6 GB and exceed what Qt draws.
-# 8192 keeps a 4K screen sharp at full view and costs 256 MB per layer at most.
-DISPLAY_MAX_SIDE = 8192
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -48,84 +43,6 @@ def rgba_to_qimage(image: np.ndarray) -> QImage:
     height, width = image.shape[:2]
     return QImage(image.data, width, height, image.strides[0],
                   QImage.Format.Format_RGBA8888).copy()
-
-
-def mask_overlay(masks: list[tuple[np.ndarray, tuple[int, int, int]]], shape: tuple[int, int],
-                 opacity: float, outline: bool) -> np.ndarray:
-    """RGBA layer painting each mask in its colour; later masks are drawn over earlier ones."""
-    layer = np.zeros((*shape, 4), np.uint8)
-    alpha = int(round(255 * opacity))
-    for mask, color in masks:
-        layer[mask] = (*color, alpha)
-        if outline:
-            edge = mask & ~_eroded(mask)
-            layer[edge] = (*color, 255)
-    return layer
-
-
-def probability_overlay(probability: np.ndarray, mask: np.ndarray, opacity: float) -> np.ndarray:
-    """RGBA heat map of a probability map (turbo: blue low, red high) with the thresholded
-    mask's outline in the current object's colour. Low probabilities fade out, so a model
-    that gives the background a little probability does not tint the whole image."""
-    levels = np.clip(np.rint(probability * 255), 0, 255).astype(np.uint8)
-    layer = np.empty((*probability.shape, 4), np.uint8)
-    layer[..., :3] = cv2.applyColorMap(levels, cv2.COLORMAP_TURBO)[..., ::-1]
-    weight = np.clip(probability / HEAT_FULL_PROBABILITY, 0.0, 1.0)
-    layer[..., 3] = np.rint(255 * opacity * weight).astype(np.uint8)
-    edge = mask & ~_eroded(mask)
-    layer[edge] = (*CURRENT_OBJECT, 255)
-    return layer
-
-
-def _eroded(mask: np.ndarray) -> np.ndarray:
-    return cv2.erode(mask.astype(np.uint8), _CROSS, borderValue=0).astype(bool)
-
-
-# -- display resolution ---------------------------------------------------------------------
-
-def display_shape(shape: tuple[int, int], max_side: int = DISPLAY_MAX_SIDE) -> tuple[int, int]:
-    """(height, width) an image of ``shape`` is drawn at: itself, or scaled down so that its
-    longer side is ``max_side``."""
-    height, width = shape
-    scale = min(1.0, max_side / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def display_copy(image: np.ndarray) -> np.ndarray:
-    """What the canvas draws of ``image``: itself, or a copy scaled to the display shape.
-    Seconds for a huge image, so the controller makes it on its worker thread."""
-    return shrink_image(image, display_shape(image.shape[:2]))
-
-
-def shrink_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``image`` (any channels) at ``shape``, averaged over the pixels each one covers."""
-    if image.shape[:2] == shape:
-        return image
-    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-
-
-def shrink_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``mask`` at ``shape``: a display pixel is on when any image pixel it covers is, so
-    downscaling never hides a small object or a thin part. Only the mask's box is scaled
-    (an object is a small part of a huge image), placed within a display pixel."""
-    if mask.shape == shape:
-        return mask
-    shown = np.zeros(shape, bool)
-    extent = mask_extent(mask)
-    if extent is None:
-        return shown
-    (height, width), (shown_height, shown_width) = mask.shape, shape
-    top, bottom, left, right = extent
-    # The display box around the mask's box, and the image pixels that box covers.
-    y0, y1 = int(top * shown_height / height), math.ceil((bottom + 1) * shown_height / height)
-    x0, x1 = int(left * shown_width / width), math.ceil((right + 1) * shown_width / width)
-    part = mask[int(y0 * height / shown_height):math.ceil(y1 * height / shown_height),
-                int(x0 * width / shown_width):math.ceil(x1 * width / shown_width)]
-    # At 255 the smallest share one image pixel has in a display pixel still rounds above 0.
-    coverage = shrink_image(np.ascontiguousarray(part).view(np.uint8) * np.uint8(255),
-                            (y1 - y0, x1 - x0))
-    shown[y0:y1, x0:x1] = coverage > 0
-    return shown
 
 
 class ImageCanvas(QGraphicsView):
@@ -217,7 +134,7 @@ class ImageCanvas(QGraphicsView):
         """Show ``image``; ``shown`` is its :func:`display_copy` where already made."""
         self._placeholder.setPlainText("")
         height, width = self._image_shape = image.shape[:2]
-        self._display_shape = display_shape(self._image_shape)
+        self._display_shape = overlays.display_shape(self._image_shape)
         if shown is None or shown.shape[:2] != self._display_shape:
             shown = shrink_image(image, self._display_shape)
         self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
@@ -266,9 +183,8 @@ class ImageCanvas(QGraphicsView):
         """RGBA layer of image-sized ``masks`` drawn as the display settings say, at the
         display shape."""
         assert self._display_shape is not None
-        shown = [(shrink_mask(mask, self._display_shape), color) for mask, color in masks]
-        return mask_overlay(shown, self._display_shape,
-                            0.0 if self.boundary_only else self.overlay_opacity, outline=True)
+        return overlays.masks_layer(masks, self._display_shape,
+                                    0.0 if self.boundary_only else self.overlay_opacity)
 
     def set_current_mask(self, mask: np.ndarray | None,
                          probability: np.ndarray | None = None) -> None:
@@ -287,7 +203,7 @@ class ImageCanvas(QGraphicsView):
         if self.show_probability and probability is not None:
             layer = probability_overlay(shrink_image(probability, self._display_shape),
                                         shrink_mask(mask, self._display_shape),
-                                        self.overlay_opacity)
+                                        self.overlay_opacity, CURRENT_OBJECT)
         else:
             layer = self.masks_layer([(mask, CURRENT_OBJECT)])
         self._current_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(layer)))

@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from engine.inference.options import BRS_MODES
+from engine.inference.options import BRSMode
 DAVIS_ZOOM_SIZE = 600  # the official evaluation zooms DAVIS's large frames to 600 px
 
 
@@ -34,7 +34,7 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
                           help="benchmarks: GrabCut, Berkeley, DAVIS, COCO_MVal, SBD, "
                                "PascalVOC or COCO (a .json file); another NAME reads PATH "
                                "by its layout")
-    evaluate.add_argument("--mode", default="NoBRS", choices=BRS_MODES,
+    evaluate.add_argument("--mode", default="NoBRS", choices=[str(mode) for mode in BRSMode],
                           help="back-propagating refinement scheme (default NoBRS)")
     evaluate.add_argument("--max-clicks", type=int, default=20,
                           help="clicks per object (default 20)")
@@ -175,7 +175,7 @@ def _load_model(spec: str, device: str, options):
         if entry is None:
             predictor, label = load_predictor(path, device, options), path.name
         elif entry.checkpoint is None:  # the weights-free default: TAIZ is its only option
-            if options.brs_mode != "NoBRS":
+            if options.brs_mode.refines:
                 raise EvaluateError(f"{entry.title} has no BRS modes; use --mode NoBRS")
             return build_predictor(spec, device, options), spec
         else:  # raises WeightsNotFound, saying how to get the file, when it is missing

@@ -35,7 +35,7 @@ from engine.views import (CategoryRow, ImageRow, ObjectRow, category_rows, image
 from engine.workspace import Changed, Step, Workspace
 from engine.inference.options import InferenceOptions
 from engine.proposals import Proposal, ProposalGenerator
-from annotator.canvas import display_copy
+from annotator.overlays import display_copy
 from annotator.worker import InferenceWorker
 from weights import DEFAULT_MODEL, MODELS, build_predictor
 

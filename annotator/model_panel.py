@@ -11,13 +11,11 @@ from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from engine.device import cuda_unavailable_reason
-from engine.inference.brs import brs_predictor_class
-from engine.inference.options import BRS_MODES, DEMO_MAX_SIZE, InferenceOptions
+from engine.inference.option_fields import Bounds, bounds_of
+from engine.inference.options import BRSMode, DEMO_MAX_SIZE, InferenceOptions
+from engine.inference.taiz import TAIZConfig
 from annotator.controller import SessionController
-from annotator.model_settings import (LBFGS_RANGE, MAX_SIZE_RANGE, NET_CLICKS_RANGE,
-                                      TAIZ_CLICKS_RANGE, ZOOM_SIZE_RANGE, ModelSettings,
-                                      model_unavailable_reason)
+from annotator.model_settings import ModelSettings, model_unavailable_reason
 from weights import MODELS
 from weights.registry import FAMILY_TITLES
 
@@ -25,21 +23,26 @@ from weights.registry import FAMILY_TITLES
 FAMILIES = {None: "GrabCut", **FAMILY_TITLES}
 BRS_FAMILIES = ("ritm", "fbrs")
 BRS_DESCRIPTIONS = {
-    "NoBRS": "The network alone (fastest)",
-    "f-BRS-A": "Optimise a scale and bias on early features so that every click is obeyed",
-    "f-BRS-B": "Scale and bias before the decoder (the f-BRS paper's default)",
-    "f-BRS-C": "Scale and bias before the last layers (cheapest refinement)",
-    "RGB-BRS": "Optimise a correction of the image itself (slow: the whole network per step)",
-    "DistMap-BRS": "Optimise a correction of the click maps (slow: the whole network per step)",
+    BRSMode.NONE: "The network alone (fastest)",
+    BRSMode.FBRS_A: "Optimise a scale and bias on early features so that every click is obeyed",
+    BRSMode.FBRS_B: "Scale and bias before the decoder (the f-BRS paper's default)",
+    BRSMode.FBRS_C: "Scale and bias before the last layers (cheapest refinement)",
+    BRSMode.RGB: "Optimise a correction of the image itself (slow: the whole network per step)",
+    BRSMode.DISTMAP: "Optimise a correction of the click maps (slow: the whole network per "
+                     "step)",
 }
 DEVICE_TITLES = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA"}
 _NAME = Qt.ItemDataRole.UserRole
 
 
+def _bounds(name: str) -> Bounds:
+    return bounds_of(InferenceOptions, name)
+
+
 def clicks_limit(options: InferenceOptions) -> int:
     """The network-clicks limit a BRS mode runs with (its official default when unset)."""
     return (options.net_clicks_limit
-            or brs_predictor_class(options.brs_mode).default_net_clicks_limit)
+            or options.brs_mode.default_net_clicks_limit)
 
 
 class ModelPanel(QWidget):
@@ -53,7 +56,8 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.may_drop_object = may_drop_object
-        self._cuda_reason = cuda_unavailable_reason()
+        self._cuda_reason: str | None = None  # asked of torch once a neural model is chosen
+        self._cuda_known = False
 
         self.model_combo = self._combo()
         self.model_combo.setSizeAdjustPolicy(
@@ -75,31 +79,34 @@ class ModelPanel(QWidget):
         self.manager_button.clicked.connect(self.manager_requested)
 
         self.zoom_box = self._check("Zoom-In", lambda on: self._edit(zoom_in=on))
-        self.zoom_size_spin = self._spin(ZOOM_SIZE_RANGE, " px",
+        self.zoom_size_spin = self._spin(_bounds("zoom_target_size"), " px",
                                          lambda v: self._edit(zoom_target_size=v), step=50,
                                          prefix="crop ")
         self.limit_box = self._check("Longest side", lambda on: self._edit(
             max_size=self.limit_spin.value() if on else None))
-        self.limit_spin = self._spin(MAX_SIZE_RANGE, " px", lambda v: self._edit(max_size=v),
+        self.limit_spin = self._spin(_bounds("max_size"), " px", lambda v: self._edit(max_size=v),
                                      step=100, value=DEMO_MAX_SIZE)
 
         self.brs_combo = self._combo()
-        for mode in BRS_MODES:
-            self.brs_combo.addItem(mode, mode)
+        for mode in BRSMode:
+            self.brs_combo.addItem(str(mode), str(mode))
             self.brs_combo.setItemData(self.brs_combo.count() - 1, BRS_DESCRIPTIONS[mode],
                                        Qt.ItemDataRole.ToolTipRole)
         self.brs_combo.activated.connect(lambda row: self._edit(
-            brs_mode=self.brs_combo.itemData(row), net_clicks_limit=None))
-        self.net_clicks_spin = self._spin((0, NET_CLICKS_RANGE[1]), "",
-                                          lambda v: self._edit(net_clicks_limit=v))
+            brs_mode=BRSMode(self.brs_combo.itemData(row)), net_clicks_limit=None))
+        self.net_clicks_spin = self._spin(_bounds("net_clicks_limit"), "",
+                                          lambda v: self._edit(net_clicks_limit=v),
+                                          zero_is_off=True)
         self.net_clicks_spin.setSpecialValueText("all")  # 0, shown for NoBRS only
-        self.lbfgs_spin = self._spin(LBFGS_RANGE, "", lambda v: self._edit(lbfgs_max_evals=v),
+        self.lbfgs_spin = self._spin(_bounds("lbfgs_max_evals"), "", lambda v: self._edit(lbfgs_max_evals=v),
                                      prefix="L-BFGS ")
 
         self.taiz_box = self._check("TAIZ", lambda on: self._edit(taiz=on))
-        self.taiz_start_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_start,
+        self.taiz_start_spin = self._spin(bounds_of(TAIZConfig, "blend_start"), "",
+                                          self._edit_taiz_start,
                                           prefix="from click ")
-        self.taiz_full_spin = self._spin(TAIZ_CLICKS_RANGE, "", self._edit_taiz_full,
+        self.taiz_full_spin = self._spin(bounds_of(TAIZConfig, "max_clicks"), "",
+                                         self._edit_taiz_full,
                                          prefix="to ")
         self.proposals_box = self._check("First-click proposals", self._toggle_proposals)
         self.proposals_box.setToolTip("After the first click, offer the part, the whole and "
@@ -124,12 +131,15 @@ class ModelPanel(QWidget):
         return box
 
     @staticmethod
-    def _spin(bounds: tuple[int, int], suffix: str, slot: Callable[[int], None],
-              step: int = 1, value: int | None = None, prefix: str = "") -> QSpinBox:
+    def _spin(bounds: Bounds, suffix: str, slot: Callable[[int], None], step: int = 1,
+              value: int | None = None, prefix: str = "", zero_is_off: bool = False
+              ) -> QSpinBox:
+        """A spin box over ``bounds``; with ``zero_is_off``, 0 stands for the option's None
+        (else "off" is a check box beside it)."""
         # A prefix instead of a label beside it: it greys out with the number.
         spin = QSpinBox()
         spin.setPrefix(prefix)
-        spin.setRange(*bounds)
+        spin.setRange(0 if zero_is_off else bounds.low, bounds.high)
         if value is not None:
             spin.setValue(value)
         spin.setSingleStep(step)
@@ -230,14 +240,14 @@ class ModelPanel(QWidget):
             widget.blockSignals(True)
         self.model_combo.setCurrentIndex(self.model_combo.findData(c.model_name, _NAME))
         self.model_combo.setToolTip(f"{entry.title}: {entry.description}")
-        self._show_devices(c.device)
+        self._show_devices(c.device, neural=family is not None)
         self.zoom_box.setChecked(options.zoom_in)
         self.zoom_size_spin.setValue(options.zoom_target_size)
         self.limit_box.setChecked(options.max_size is not None)
         self.limit_spin.setValue(options.max_size or self.limit_spin.value())
-        self.brs_combo.setCurrentIndex(self.brs_combo.findData(options.brs_mode))
-        refining = options.brs_mode != "NoBRS"
-        self.net_clicks_spin.setMinimum(NET_CLICKS_RANGE[0] if refining else 0)
+        self.brs_combo.setCurrentIndex(self.brs_combo.findData(str(options.brs_mode)))
+        refining = options.brs_mode.refines
+        self.net_clicks_spin.setMinimum(_bounds("net_clicks_limit").low if refining else 0)
         self.net_clicks_spin.setValue(clicks_limit(options) if refining else 0)
         self.lbfgs_spin.setValue(options.lbfgs_max_evals)
         self.taiz_box.setChecked(options.taiz)
@@ -284,7 +294,13 @@ class ModelPanel(QWidget):
         _enable(self.taiz_full_spin, taiz_off,
                 "T: the click at which the zoomed pass has all the weight")
 
-    def _show_devices(self, current: str) -> None:
+    def _show_devices(self, current: str, neural: bool) -> None:
+        if neural and not self._cuda_known:
+            # Asking torch about CUDA loads it: not before a neural model needs it (for
+            # GrabCut the device choice is disabled altogether).
+            from engine.device import cuda_unavailable_reason
+
+            self._cuda_reason, self._cuda_known = cuda_unavailable_reason(), True
         cuda = self.device_combo.findData("cuda")
         item = self.device_combo.model().item(cuda)
         item.setEnabled(self._cuda_reason is None)

@@ -2,20 +2,18 @@
 saved in the settings and restored at the next start."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import Field, dataclass, field, replace
+from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from engine.inference.options import BRS_MODES, InferenceOptions
+from engine.inference.option_fields import Bounds, saved_fields
+from engine.inference.options import BRSMode, InferenceOptions
+from engine.inference.taiz import TAIZConfig
 from weights import DEFAULT_MODEL, MODELS, ModelEntry
 from weights.registry import engine_unavailable_reason
 
 DEVICES = ("auto", "cpu", "cuda")
-ZOOM_SIZE_RANGE = (100, 1600)  # Zoom-In crop long side, px (the demo offers 100-800)
-MAX_SIZE_RANGE = (200, 8000)  # LimitLongestSide, px
-NET_CLICKS_RANGE = (1, 100)
-LBFGS_RANGE = (1, 1000)  # the demo's range
-TAIZ_CLICKS_RANGE = (1, 100)
 
 
 def model_unavailable_reason(entry: ModelEntry) -> str | None:
@@ -38,28 +36,7 @@ class ModelSettings:
         not be restored (the model is gone, CUDA is missing): those fall back to the defaults.
         A missing or unreadable value is the default."""
         store, default = QSettings(), cls()
-        demo = default.options
-        mode = str(store.value("inference/brs_mode", demo.brs_mode))
-        blend_start = _int(store, "inference/taiz_blend_start", demo.taiz_config.blend_start,
-                           TAIZ_CLICKS_RANGE)
-        max_clicks = _int(store, "inference/taiz_max_clicks", demo.taiz_config.max_clicks,
-                          TAIZ_CLICKS_RANGE)
-        taiz_config = (replace(demo.taiz_config, blend_start=blend_start, max_clicks=max_clicks)
-                       if blend_start <= max_clicks else demo.taiz_config)
-        options = replace(
-            demo,
-            zoom_in=_bool(store, "inference/zoom_in", demo.zoom_in),
-            zoom_target_size=_int(store, "inference/zoom_target_size", demo.zoom_target_size,
-                                  ZOOM_SIZE_RANGE),
-            max_size=_int(store, "inference/max_size", demo.max_size or 0, MAX_SIZE_RANGE,
-                          zero_is_none=True),
-            brs_mode=mode if mode in BRS_MODES else demo.brs_mode,
-            net_clicks_limit=_int(store, "inference/net_clicks_limit", 0, NET_CLICKS_RANGE,
-                                  zero_is_none=True),
-            lbfgs_max_evals=_int(store, "inference/lbfgs_max_evals", demo.lbfgs_max_evals,
-                                 LBFGS_RANGE),
-            taiz=_bool(store, "inference/taiz", demo.taiz),
-            taiz_config=taiz_config)
+        options = _read_options(store, default.options)
         notes = []
         model = str(store.value("model/name", default.model))
         entry = MODELS.get(model)
@@ -86,20 +63,62 @@ class ModelSettings:
         return settings, " ".join(notes) or None
 
     def save(self) -> None:
-        store, options = QSettings(), self.options
-        for key, value in (
-                ("model/name", self.model), ("model/device", self.device),
-                ("model/proposals", self.proposals),
-                ("inference/zoom_in", options.zoom_in),
-                ("inference/zoom_target_size", options.zoom_target_size),
-                ("inference/max_size", options.max_size or 0),
-                ("inference/brs_mode", options.brs_mode),
-                ("inference/net_clicks_limit", options.net_clicks_limit or 0),
-                ("inference/lbfgs_max_evals", options.lbfgs_max_evals),
-                ("inference/taiz", options.taiz),
-                ("inference/taiz_blend_start", options.taiz_config.blend_start),
-                ("inference/taiz_max_clicks", options.taiz_config.max_clicks)):
+        store = QSettings()
+        store.setValue("model/name", self.model)
+        store.setValue("model/device", self.device)
+        store.setValue("model/proposals", self.proposals)
+        for key, value in _option_values(self.options):
             store.setValue(key, value)
+
+
+# Keys are derived from the options classes: "inference/<field>", and "inference/taiz_<field>"
+# for TAIZ's schedule (the keys earlier versions wrote by hand, so their settings still load).
+def _option_keys() -> list[tuple[str, Field, Field | None]]:
+    """(key, options field, TAIZConfig field or None) of every saved option."""
+    keys = []
+    for option in saved_fields(InferenceOptions):
+        if option.name == "taiz_config":
+            keys += [(f"inference/taiz_{inner.name}", option, inner)
+                     for inner in saved_fields(TAIZConfig)]
+        else:
+            keys.append((f"inference/{option.name}", option, None))
+    return keys
+
+
+def _option_values(options: InferenceOptions) -> list[tuple[str, Any]]:
+    values = []
+    for key, option, inner in _option_keys():
+        value = getattr(options, option.name)
+        target = inner or option
+        value = getattr(value, inner.name) if inner else value
+        if target.metadata.get("bounds") is not None and value is None:
+            value = 0  # "off"
+        values.append((key, str(value) if isinstance(value, BRSMode) else value))
+    return values
+
+
+def _read_options(store: QSettings, demo: InferenceOptions) -> InferenceOptions:
+    """The saved options; a missing, unreadable or out-of-bounds value is the demo's."""
+    changes: dict[str, Any] = {}
+    schedule: dict[str, Any] = {}
+    for key, option, inner in _option_keys():
+        target = inner or option
+        default = getattr(demo.taiz_config, inner.name) if inner else getattr(demo, option.name)
+        (schedule if inner else changes)[target.name] = _read(store, key, target, default)
+    config = demo.taiz_config
+    if schedule["blend_start"] <= schedule["max_clicks"]:  # else: the default schedule
+        config = replace(config, **schedule)
+    return replace(demo, **changes, taiz_config=config)
+
+
+def _read(store: QSettings, key: str, option: Field, default: Any) -> Any:
+    bounds = option.metadata.get("bounds")
+    if bounds is not None:
+        return _int(store, key, default, bounds)
+    if isinstance(default, BRSMode):
+        value = str(store.value(key, default))
+        return BRSMode(value) if value in {str(m) for m in BRSMode} else default
+    return _bool(store, key, default)
 
 
 def _bool(store: QSettings, key: str, default: bool) -> bool:
@@ -109,16 +128,12 @@ def _bool(store: QSettings, key: str, default: bool) -> bool:
     return {"true": True, "false": False}.get(str(value).lower(), default)  # INI gives strings
 
 
-def _int(store: QSettings, key: str, default: int, bounds: tuple[int, int],
-         zero_is_none: bool = False) -> int | None:
-    """An integer within ``bounds``; with ``zero_is_none``, 0 stands for None ("off")."""
+def _int(store: QSettings, key: str, default: int | None, bounds: Bounds) -> int | None:
+    """An integer within ``bounds``; where they allow "off", 0 stands for None."""
     try:
-        value = int(store.value(key, default))
+        value: int | None = int(store.value(key, 0 if default is None else default))
     except (TypeError, ValueError):
         value = default
-    if zero_is_none and value == 0:
-        return None
-    low, high = bounds
-    if low <= value <= high:
-        return value
-    return None if zero_is_none and default == 0 else default
+    if bounds.off and value == 0:
+        value = None
+    return value if value in bounds else default

@@ -9,9 +9,10 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-from engine.masks import mask_extent
+from engine.box import Box
 from engine.proposals import Proposal
-from annotator.canvas import mask_overlay, rgb_to_qimage
+from annotator.canvas import rgb_to_qimage
+from annotator.overlays import mask_overlay
 from annotator.colors import CURRENT_OBJECT
 
 THUMBNAIL_SIZE = 96  # px, the longer side of a thumbnail
@@ -24,12 +25,9 @@ def proposal_thumbnails(image: np.ndarray, proposals: Sequence[Proposal],
     union = np.zeros(image.shape[:2], bool)
     for proposal in proposals:
         union |= proposal.mask
-    height, width = image.shape[:2]
-    extent = mask_extent(union) or (0, height - 1, 0, width - 1)
-    rmin, rmax, cmin, cmax = extent
-    margin = round(_CONTEXT * max(rmax - rmin + 1, cmax - cmin + 1))
-    top, bottom = max(0, rmin - margin), min(height, rmax + 1 + margin)
-    left, right = max(0, cmin - margin), min(width, cmax + 1 + margin)
+    extent = Box.of_mask(union) or Box.full(image.shape)
+    margin = round(_CONTEXT * max(extent.shape))
+    top, left, bottom, right = extent.grown(margin, margin, margin, margin).clip(image.shape)
     crop = image[top:bottom, left:right].astype(np.float32)
     scale = size / max(bottom - top, right - left)
     shape = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))

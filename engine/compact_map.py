@@ -17,10 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.masks import mask_extent
-
-# (top, left, bottom, right), end-exclusive.
-Box = tuple[int, int, int, int]
+from engine.box import Box
 
 
 @dataclass(frozen=True)
@@ -43,14 +40,11 @@ class CompactMap:
         corners = {probability[y, x].item() for y in (0, height - 1) for x in (0, width - 1)}
         best: CompactMap | None = None
         for fill in sorted(corners):
-            extent = mask_extent(probability != fill)
-            if extent is None:
+            box = Box.of_mask(probability != fill)
+            if box is None:
                 return cls((height, width), fill, None, None)
-            top, bottom, left, right = extent
-            box = (top, left, bottom + 1, right + 1)
-            if best is None or _area(box) < _area(best.box):
-                best = cls((height, width), fill, box,
-                           probability[top:bottom + 1, left:right + 1])
+            if best is None or box.area < best.box.area:
+                best = cls((height, width), fill, box, probability[box.slices])
         return best._as_runs() or replace(best, values=best.values.copy())
 
     def _as_runs(self) -> CompactMap | None:
@@ -73,14 +67,9 @@ class CompactMap:
         dtype = np.float32 if self.values is None else self.values.dtype
         full = np.full(self.shape, self.fill, dtype)
         if self.box is not None:
-            top, left, bottom, right = self.box
             values = self.values
             if self.run_starts is not None:
-                lengths = np.diff(self.run_starts, append=(bottom - top) * (right - left))
-                values = np.repeat(values, lengths).reshape(bottom - top, right - left)
-            full[top:bottom, left:right] = values
+                lengths = np.diff(self.run_starts, append=self.box.area)
+                values = np.repeat(values, lengths).reshape(self.box.shape)
+            full[self.box.slices] = values
         return full
-
-
-def _area(box: Box) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from engine.box import Box
 from engine.rle import MAX_RUN, InvalidRLE, RunMask, check_compressed, compressed_runs
 
 # A mask's parts are 8-connected (pixels touching at a corner belong together) and its
@@ -152,21 +153,16 @@ def mask_area(mask: np.ndarray) -> int:
 
 
 def mask_extent(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """``(rmin, rmax, cmin, cmax)`` of the mask's pixels, inclusive; None for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    """``(rmin, rmax, cmin, cmax)`` of the mask's pixels, inclusive (the official form the
+    RLE code is checked against); None for an empty mask."""
+    box = Box.of_mask(mask)
+    return None if box is None else box.inclusive
 
 
 def mask_bbox(mask: np.ndarray) -> list[int]:
     """COCO ``[x, y, w, h]`` of the mask's pixels; all zeros for an empty mask."""
-    extent = mask_extent(mask)
-    if extent is None:
-        return [0, 0, 0, 0]
-    rmin, rmax, cmin, cmax = extent
-    return [cmin, rmin, cmax - cmin + 1, rmax - rmin + 1]
+    box = Box.of_mask(mask)
+    return [0, 0, 0, 0] if box is None else box.xywh
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -181,13 +177,15 @@ def keep_largest_component(mask: np.ndarray) -> np.ndarray:
     """The largest 8-connected part of ``mask`` (ties: the first in row-major order);
     an empty mask stays empty."""
     result = np.zeros(mask.shape, dtype=bool)
-    box = _extent_slices(mask)
+    # The clean-ups work on the mask's box alone: much faster for an object smaller than
+    # its image.
+    box = Box.of_mask(mask)
     if box is None:
         return result
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        mask[box].astype(np.uint8), connectivity=OBJECT_CONNECTIVITY)
+        mask[box.slices].astype(np.uint8), connectivity=OBJECT_CONNECTIVITY)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))  # label 0 is the background
-    result[box] = labels == largest
+    result[box.slices] = labels == largest
     return result
 
 
@@ -195,26 +193,17 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with its holes filled: the 4-connected background regions that do not
     reach the image border. A gap open to the border is not a hole."""
     result = mask.astype(bool)  # a copy
-    box = _extent_slices(mask)
+    box = Box.of_mask(mask)
     if box is None:
         return result
     # Outside the mask's bounding box all is background joined to the image border, so a
     # region reaches the border exactly when it reaches the box's edge.
-    count, labels = cv2.connectedComponents((~result[box]).astype(np.uint8),
+    count, labels = cv2.connectedComponents((~result[box.slices]).astype(np.uint8),
                                             connectivity=BACKGROUND_CONNECTIVITY)
     outside = np.zeros(count, dtype=bool)
     for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
         outside[edge] = True
     outside[0] = False  # label 0 is the object itself
-    result[box] = ~outside[labels]
+    result[box.slices] = ~outside[labels]
     return result
 
-
-def _extent_slices(mask: np.ndarray) -> tuple[slice, slice] | None:
-    """The mask's bounding box as slices, None for an empty mask: the clean-ups work on
-    it alone, which is much faster for an object smaller than its image."""
-    extent = mask_extent(mask)
-    if extent is None:
-        return None
-    rmin, rmax, cmin, cmax = extent
-    return slice(rmin, rmax + 1), slice(cmin, cmax + 1)

@@ -28,12 +28,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from engine.box import Box
 from engine.clicks import Click
 from engine.masks import mask_iou
 from engine.predictor import Predictor
 
 # (top, left, bottom, right) in image pixels, end-exclusive.
-_Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -148,10 +148,10 @@ class ProposalGenerator:
             if plain is None:
                 predictor.set_image(image)
                 plain = predictor.predict([click], None)
-            maps: list[tuple[np.ndarray, _Box | None, str]] = [(plain, None, "image")]
+            maps: list[tuple[np.ndarray, Box | None, str]] = [(plain, None, "image")]
             for box in self._windows(height, width, click):
                 maps.append((self._window_map(predictor, image, click, box), box,
-                             f"window {box[2] - box[0]}x{box[3] - box[1]} px"))
+                             f"window {box.height}x{box.width} px"))
         finally:
             predictor.set_image(image)
             predictor.set_state(state)
@@ -165,10 +165,10 @@ class ProposalGenerator:
         return self._select([c for c in candidates if c.area > 0])
 
     # -- A. candidates ---------------------------------------------------------------------
-    def _windows(self, height: int, width: int, click: Click) -> list[_Box]:
+    def _windows(self, height: int, width: int, click: Click) -> list[Box]:
         """Square windows centred on the click, shifted (not shrunk) to stay inside."""
         long_side = max(height, width)
-        boxes: list[_Box] = []
+        boxes: list[Box] = []
         for fraction in self.config.window_fractions:
             side = max(self.config.min_window, round(fraction * long_side))
             box_h, box_w = min(side, height), min(side, width)
@@ -176,19 +176,19 @@ class ProposalGenerator:
                 continue  # the whole image: the plain pass already asked that question
             top = int(np.clip(round(click.y - box_h / 2), 0, height - box_h))
             left = int(np.clip(round(click.x - box_w / 2), 0, width - box_w))
-            box = (top, left, top + box_h, left + box_w)
+            box = Box(top, left, top + box_h, left + box_w)
             if box not in boxes:
                 boxes.append(box)
         return boxes
 
     def _window_map(self, predictor: Predictor, image: np.ndarray, click: Click,
-                    box: _Box) -> np.ndarray:
+                    box: Box) -> np.ndarray:
         """The model's probability for the click on ``box``, pasted into a full-size map."""
-        top, left, bottom, right = box
-        box_h, box_w = bottom - top, right - left
+        top, left = box.top, box.left
+        box_h, box_w = box.shape
         scale = self.config.window_long_side / max(box_h, box_w)
         size_h, size_w = max(1, round(box_h * scale)), max(1, round(box_w * scale))
-        crop = image[top:bottom, left:right]
+        crop = image[box.slices]
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         predictor.set_image(np.ascontiguousarray(
             cv2.resize(crop, (size_w, size_h), interpolation=interpolation)))
@@ -197,7 +197,7 @@ class ProposalGenerator:
                       True)
         probability = predictor.predict([moved], None)
         full = np.zeros(image.shape[:2], np.float32)
-        full[top:bottom, left:right] = cv2.resize(probability.astype(np.float32),
+        full[box.slices] = cv2.resize(probability.astype(np.float32),
                                                   (box_w, box_h),
                                                   interpolation=cv2.INTER_LINEAR)
         return full
@@ -210,7 +210,7 @@ class ProposalGenerator:
         candidate.score = self._score(candidate)
         return candidate
 
-    def _threshold_candidate(self, probability: np.ndarray, box: _Box | None, click: Click,
+    def _threshold_candidate(self, probability: np.ndarray, box: Box | None, click: Click,
                              tau: float, source: str) -> _Candidate | None:
         config = self.config
         mask = _component(probability > tau, click)
@@ -243,7 +243,7 @@ class ProposalGenerator:
         weight = self.config.stability_weight
         return weight * candidate.stability + (1 - weight) * candidate.confidence
 
-    def _truncated(self, mask: np.ndarray, box: _Box) -> bool:
+    def _truncated(self, mask: np.ndarray, box: Box) -> bool:
         """Does the mask run along a window edge that is not an image edge?"""
         top, left, bottom, right = box
         height, width = mask.shape

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 
-from annotator.canvas import DISPLAY_MAX_SIDE, ImageCanvas, display_shape, shrink_mask
+from annotator.canvas import ImageCanvas
+from annotator.overlays import DISPLAY_MAX_SIDE, display_shape, shrink_mask
 from annotator.controller import SessionController
 from engine.clicks import Click
 from engine.compact_map import CompactMap

@@ -105,11 +105,8 @@ def test_models_are_grouped_by_family_and_greyed_entries_say_why(
     assert combo.view().minimumWidth() >= combo.view().sizeHintForColumn(0)
     assert combo.width() <= panel.width()
 
-    cuda = panel.device_combo.model().item(panel.device_combo.findData("cuda"))
-    reason = cuda_unavailable_reason()
-    assert cuda.isEnabled() == (reason is None)
-    if reason is not None:
-        assert reason in cuda.toolTip()
+    # GrabCut runs on the CPU: no device to choose (and torch is not asked about CUDA).
+    assert not panel.device_combo.isEnabled()
 
     qtbot.mouseClick(panel.manager_button, Qt.MouseButton.LeftButton)
     assert window.model_manager is not None and window.model_manager.isVisible()
@@ -145,7 +142,12 @@ def test_switching_between_a_neural_model_and_grabcut(qtbot, open_window, folder
 def test_device_choice(qtbot, open_window, folder, ritm_installed) -> None:
     window = _open(qtbot, open_window(SessionController(model=RITM)), folder)
     panel, controller = window.model_panel, window.controller
-    assert panel.device_combo.currentData() == "auto"
+    assert panel.device_combo.currentData() == "auto" and panel.device_combo.isEnabled()
+    cuda = panel.device_combo.model().item(panel.device_combo.findData("cuda"))
+    reason = cuda_unavailable_reason()
+    assert cuda.isEnabled() == (reason is None)
+    if reason is not None:
+        assert reason in cuda.toolTip()
     _pick(panel.device_combo, "cpu")
     wait_idle(qtbot, window)
     assert controller.device == "cpu" and ModelSettings.saved()[0].device == "cpu"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from annotator import __version__
+from engine.version import __version__
 
 ProgressCallback = Callable[[int, int], None]  # bytes done, total bytes (0: unknown)
 USER_AGENT = f"clickmask/{__version__}"

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from scipy.optimize import fmin_l_bfgs_b
 
 from engine.clicks import Click
-from engine.inference.options import BRS_MODES, INPUT_MODES
+from engine.inference.options import INPUT_MODES, BRSMode
 from engine.inference.ritm import RITMPredictor, RITMState
 
 
@@ -145,7 +145,6 @@ class _BRSPredictor(RITMPredictor):
     channels_last = False
 
     modes: tuple[str, ...] = ()
-    default_net_clicks_limit = 8  # the official predictor's, for this family's modes
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
                  brs_mode: str | None = None, settings: BRSSettings = BRSSettings(),
@@ -154,7 +153,7 @@ class _BRSPredictor(RITMPredictor):
         if brs_mode not in self.modes:
             raise ValueError(f"{type(self).__name__} runs {self.modes}, not {brs_mode!r}")
         super().__init__(model, device, net_clicks_limit=net_clicks_limit
-                         or self.default_net_clicks_limit, **kwargs)
+                         or BRSMode(brs_mode).default_net_clicks_limit, **kwargs)
         self.brs_mode = brs_mode
         self.settings = settings
         self._opt_data: Any = None
@@ -262,7 +261,6 @@ class InputBRSPredictor(_BRSPredictor):
 
     name = "ritm-input-brs"
     modes = INPUT_MODES
-    default_net_clicks_limit = 5
 
     def _net_logits(self, model: torch.nn.Module, image_nd: torch.Tensor,
                     click_lists: list[list[Click]], image_changed: bool) -> torch.Tensor:
@@ -292,8 +290,8 @@ class InputBRSPredictor(_BRSPredictor):
 
 
 def brs_predictor_class(brs_mode: str) -> type[_BRSPredictor]:
-    """The predictor that runs ``brs_mode`` (any of ``BRS_MODES`` but NoBRS)."""
+    """The predictor that runs ``brs_mode`` (any :class:`BRSMode` but NoBRS)."""
     for cls in (FeatureBRSPredictor, InputBRSPredictor):
         if brs_mode in cls.modes:
             return cls
-    raise ValueError(f"unknown BRS mode {brs_mode!r}; expected one of {BRS_MODES}")
+    raise ValueError(f"unknown BRS mode {brs_mode!r}; expected one of {[str(m) for m in BRSMode]}")

@@ -25,7 +25,7 @@ def _ritm(infos: list[CheckpointInfo], device: torch.device,
     models = [build_model(info, device) for info in infos]
     common = dict(with_flip=options.with_flip, max_size=options.max_size,
                   zoom_in=ZoomIn(target_size=options.zoom_target_size) if options.zoom_in else None)
-    if options.brs_mode == "NoBRS":
+    if not options.brs_mode.refines:
         return RITMPredictor(models, device, net_clicks_limit=options.net_clicks_limit, **common)
     if len(models) > 1:
         raise CheckpointError(f"{infos[0].title} is an ensemble, which runs only without BRS "
@@ -44,7 +44,7 @@ def _focalclick(infos: list[CheckpointInfo], device: torch.device,
                 options: InferenceOptions) -> Predictor:
     from engine.inference.focalclick import FocalClickPredictor
 
-    if options.brs_mode != "NoBRS":
+    if options.brs_mode.refines:
         raise CheckpointError(f"FocalClick has no BRS modes ({options.brs_mode!r} asked); "
                               "use NoBRS")
     return FocalClickPredictor(build_model(infos[0], device), device,

@@ -27,13 +27,11 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from engine.box import Box
 from engine.clicks import Click
-from engine.inference.zoom import expand_box
-from engine.masks import mask_extent
-
-Box = tuple[int, int, int, int]
+from engine.inference.encoding import (clicks_in_crop, crop_resized, flipped_clicks, image_tensor,
+                                       mask_tensor, points_tensor, resize, takes_prev_mask)
 _THRESH = 0.49  # every internal threshold of the official predictor
 _MIN_MASK_PIXELS = 10  # the focus crop treats smaller masks as "no mask": whole image
 _MAX_COARSE_CLICKS = 10  # beyond this many clicks only the focus crop is updated
@@ -46,28 +44,29 @@ class FocalClickState:
     ``prev_prediction``: the last returned probabilities (1, 1, H, W); ``zoom_probs``: the
     map the next target crop is built from (the same probabilities, unless the caller
     replaced it, as the official DAVIS-585 evaluation does with its merged mask);
-    ``target_roi``: the last target crop (rmin, rmax, cmin, cmax) inclusive, or None.
+    ``target_box``: the last target crop, or None.
     """
 
     prev_prediction: torch.Tensor
     zoom_probs: np.ndarray | None = None
-    target_roi: Box | None = None
+    target_box: Box | None = None
 
 
 @dataclass(frozen=True)
 class FocalClickStep:
     """What the last ``predict`` computed on the way (for inspection and tests).
 
-    Boxes: ``target_roi`` inclusive or None; ``global_roi`` and ``focus_roi``
-    (y1, y2, x1, x2) half-open full-image pixels; ``focus_roi_256`` (x1, y1, x2, y2) in the
+    Boxes in full-image pixels: the target crop (or None), the global crop (the target
+    crop, or the whole image) and the focus crop; the ``*_roi`` properties give them in the
+    official dumps' conventions. ``focus_roi_256`` (x1, y1, x2, y2) in the
     256 target frame. Tensors: the inputs of the segmentor (RGB + previous mask, 256
     target frame) and of the refiner (RGB, 256 focus frame), the click tensors given to
     each, the segmentor's logits and the refiner's outputs (``refine``'s dict).
     """
 
-    target_roi: Box | None
-    global_roi: Box
-    focus_roi: Box
+    target_box: Box | None
+    global_box: Box
+    focus_box: Box
     focus_roi_256: tuple[float, float, float, float]
     net_input: torch.Tensor
     focus_image: torch.Tensor | None
@@ -76,32 +75,48 @@ class FocalClickStep:
     coarse_logits: torch.Tensor
     refined: dict[str, torch.Tensor]
 
+    @property
+    def target_roi(self) -> tuple[int, int, int, int] | None:
+        """(rmin, rmax, cmin, cmax) inclusive, as the official ZoomIn keeps it."""
+        return None if self.target_box is None else self.target_box.inclusive
+
+    @property
+    def global_roi(self) -> tuple[int, int, int, int]:
+        """(y1, y2, x1, x2) half-open, as the official predictor passes it on."""
+        return self.global_box.rows_cols
+
+    @property
+    def focus_roi(self) -> tuple[int, int, int, int]:
+        """(y1, y2, x1, x2) half-open, as the official ``get_focus_cropv1`` returns it."""
+        return self.focus_box.rows_cols
+
 
 def target_crop(mask: np.ndarray, clicks: Sequence[Click], expansion_ratio: float = 1.4,
-                min_crop_size: int = 10) -> Box:
+                min_crop_size: int = 10) -> tuple[int, int, int, int]:
     """The official target crop: bbox of ``mask`` plus every positive click's pixel,
     expanded ``expansion_ratio`` times (at least ``min_crop_size``), rounded half to even,
-    clamped into the image. (rmin, rmax, cmin, cmax), inclusive. ``mask`` must not be empty
-    once the clicks are added."""
+    clamped into the image. (rmin, rmax, cmin, cmax), inclusive, as the official code
+    returns it. ``mask`` must not be empty once the clicks are added."""
     mask = mask.copy()
     for click in clicks:
         if click.is_positive:
             mask[int(click.y), int(click.x)] = True
-    box = mask_extent(mask)
+    box = Box.of_mask(mask)
     if box is None:
         raise ValueError("target_crop needs a non-empty mask or a positive click")
-    return expand_box(box, expansion_ratio, min_crop_size, mask.shape)
+    return box.expanded(expansion_ratio, min_crop_size, mask.shape).inclusive
 
 
-def _bbox_or_image(mask: np.ndarray) -> Box:
-    """(y1, y2, x1, x2) inclusive bbox, or (0, H, 0, W) for a mask under 10 pixels."""
+def _bbox_or_image(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(y1, y2, x1, x2) with the last row and column included, or (0, H, 0, W) for a mask
+    under 10 pixels (the official code mixes the two conventions here: quirk kept)."""
     if np.count_nonzero(mask) < _MIN_MASK_PIXELS:
         return 0, mask.shape[0], 0, mask.shape[1]
-    return mask_extent(mask)
+    return Box.of_mask(mask).inclusive
 
 
-def focus_crop(pred: np.ndarray, prev: np.ndarray, global_roi: Box, y: float, x: float,
-               ratio: float = 1.4) -> Box:
+def focus_crop(pred: np.ndarray, prev: np.ndarray, global_roi: tuple[int, int, int, int],
+               y: float, x: float, ratio: float = 1.4) -> tuple[int, int, int, int]:
     """The official focus crop (``get_focus_cropv1``) -> (y1, y2, x1, x2), half-open.
 
     ``pred``: the new coarse mask (full-res logits > 0.49); ``prev``: the previous mask
@@ -148,6 +163,8 @@ class FocalClickPredictor:
     """
 
     name = "focalclick"
+    # The official FocalPredictor always feeds the previous mask (see ``takes_prev_mask``).
+    prev_mask_by_default = True
     infer_size = 256
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu",
@@ -165,11 +182,7 @@ class FocalClickPredictor:
         self.last_step: FocalClickStep | None = None
 
     def set_image(self, image: np.ndarray) -> None:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape} "
-                             f"{image.dtype}")
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
-        self._image = (tensor.permute(2, 0, 1).float() / 255).unsqueeze(0)
+        self._image = image_tensor(image, self.device)
         self._state = FocalClickState(torch.zeros(1, 1, *image.shape[:2], device=self.device))
         self.last_step = None
 
@@ -189,23 +202,20 @@ class FocalClickPredictor:
         if prev_mask is not None:
             if prev_mask.shape != (height, width):
                 raise ValueError(f"prev_mask is {prev_mask.shape}, image is {(height, width)}")
-            prev = torch.from_numpy(np.asarray(prev_mask, np.float32))[None, None]
-            prev = prev.to(self.device)
+            prev = mask_tensor(prev_mask, self.device)
         else:
             prev = self._state.prev_prediction
         clicks = list(clicks)
         last = clicks[-1]
 
-        target_roi, crop_roi = self._target_roi(clicks)
-        global_roi = ((0, height, 0, width) if target_roi is None else
-                      (target_roi[0], target_roi[1] + 1, target_roi[2], target_roi[3] + 1))
-        net_input, net_clicks = self._network_input(prev, clicks, crop_roi)
-        points = self._points(net_clicks, self.net_clicks_limit, with_index=True)
+        target_box, crop_box = self._target_box(clicks)
+        global_box = Box(0, 0, height, width) if target_box is None else target_box
+        net_input, net_clicks = self._network_input(prev, clicks, crop_box)
+        click_lists = [net_clicks]
         if self.with_flip:
             net_input = torch.cat((net_input, torch.flip(net_input, dims=[3])), dim=0)
-            flipped = [Click(c.y, self.infer_size - c.x - 1, c.is_positive) for c in net_clicks]
-            points = torch.cat((points, self._points(flipped, self.net_clicks_limit,
-                                                     with_index=True)), dim=0)
+            click_lists.append(flipped_clicks(net_clicks, self.infer_size))
+        points = points_tensor(click_lists, self.net_clicks_limit, self.device)
         output = self.model(net_input, points)
         logits, feature = output["instances"], output["feature"]
         averaged = logits[:1]
@@ -214,44 +224,42 @@ class FocalClickPredictor:
 
         # Everything outside the target crop is probability 0 (logit -inf) in the official
         # full-size maps; only the crop ("region") is computed, with the same operations.
-        ry1, ry2, rx1, rx2 = global_roi
-        region_probs = self._back_to_region(torch.sigmoid(averaged), crop_roi, target_roi)
+        region_probs = self._back_to_region(torch.sigmoid(averaged), crop_box, target_box)
         region_logits = torch.log(region_probs / (1 - region_probs))  # +-inf allowed
         pred_mask = np.zeros((height, width), dtype=bool)
-        pred_mask[ry1:ry2, rx1:rx2] = region_logits[0, 0].cpu().numpy() > _THRESH
-        focus_roi = focus_crop(pred_mask, prev[0, 0].cpu().numpy() > _THRESH, global_roi,
-                               last.y, last.x, self.focus_crop_r)
-        focus_256 = self._map_roi(focus_roi, global_roi)
+        pred_mask[global_box.slices] = region_logits[0, 0].cpu().numpy() > _THRESH
+        focus = Box.from_rows_cols(*focus_crop(pred_mask, prev[0, 0].cpu().numpy() > _THRESH,
+                                               global_box.rows_cols, last.y, last.x,
+                                               self.focus_crop_r))
+        focus_256 = self._map_roi(focus, global_box)
         if len(clicks) > _MAX_COARSE_CLICKS:
             base = self._state.prev_prediction
-            base, (by, bx) = torch.log(base / (1 - base)), (0, 0)
+            base, origin = torch.log(base / (1 - base)), Box(0, 0, height, width)
         else:
-            base, (by, bx) = region_logits, (ry1, rx1)
-        y1, y2, x1, x2 = focus_roi
+            base, origin = region_logits, global_box
         refined, focus_image, focus_points = {}, None, torch.zeros(1, 0, 3)
-        if y2 > y1 and x2 > x1:  # the official code fails on an empty focus crop
-            focus_image = F.interpolate(self._image[:, :, y1:y2, x1:x2],
-                                        size=(self.infer_size, self.infer_size),
-                                        mode="bilinear", align_corners=True)
-            focus_points = self._points(self._focus_clicks(clicks, focus_roi), None,
-                                        with_index=False)
+        if not focus.is_empty:  # the official code fails on an empty focus crop
+            square = (self.infer_size, self.infer_size)
+            focus_image = crop_resized(self._image, focus, square)
+            focus_points = points_tensor([self._focus_clicks(clicks, focus)], None, self.device,
+                                         with_index=False)
             fx1, fy1, fx2, fy2 = focus_256
             rois = torch.tensor([[0, fx1, fy1, fx2, fy2]], dtype=torch.float32,
                                 device=self.device)
             refined = self.model.refine(focus_image, focus_points, feature[:1], logits[:1], rois)
             # The focus crop lies inside the target crop (it is clamped to it).
-            base[:, :, y1 - by:y2 - by, x1 - bx:x2 - bx] = F.interpolate(
-                refined["instances_refined"], size=(y2 - y1, x2 - x1), mode="bilinear",
-                align_corners=True)
+            within = Box(focus.top - origin.top, focus.left - origin.left,
+                         focus.bottom - origin.top, focus.right - origin.left)
+            base[(..., *within.slices)] = resize(refined["instances_refined"], focus.shape)
         if base.shape[2:] == (height, width):
             probs = torch.sigmoid(base)
         else:
             probs = torch.zeros(1, 1, height, width, dtype=base.dtype, device=base.device)
-            probs[:, :, ry1:ry2, rx1:rx2] = torch.sigmoid(base)
+            probs[(..., *global_box.slices)] = torch.sigmoid(base)
 
         probs_np = probs[0, 0].cpu().numpy()
-        self._state = FocalClickState(probs, probs_np, target_roi)
-        self.last_step = FocalClickStep(target_roi, global_roi, focus_roi, focus_256,
+        self._state = FocalClickState(probs, probs_np, target_box)
+        self.last_step = FocalClickStep(target_box, global_box, focus, focus_256,
                                         net_input[:1], focus_image, points[:1], focus_points,
                                         logits[:1], refined)
         return probs_np
@@ -264,7 +272,7 @@ class FocalClickPredictor:
         self._state = replace(self._state, zoom_probs=np.asarray(mask, np.float32))
 
     # -- steps ---------------------------------------------------------------------------
-    def _target_roi(self, clicks: Sequence[Click]) -> tuple[Box | None, Box | None]:
+    def _target_box(self, clicks: Sequence[Click]) -> tuple[Box | None, Box | None]:
         """(the target crop the back-mapping uses, the crop cut from the input or None).
 
         They differ only in the official corner case of an empty previous mask after an
@@ -272,71 +280,50 @@ class FocalClickPredictor:
         """
         state = self._state
         if not self.zoom_in or len(clicks) <= 1 or state.zoom_probs is None:
-            return state.target_roi, None
+            return state.target_box, None
         mask = state.zoom_probs > _THRESH
         if not mask.any():
-            return state.target_roi, None
-        roi = target_crop(mask, clicks, self.expansion_ratio)
-        return roi, roi
+            return state.target_box, None
+        box = Box.from_inclusive(*target_crop(mask, clicks, self.expansion_ratio))
+        return box, box
 
     def _network_input(self, prev: torch.Tensor, clicks: list[Click], roi: Box | None
                        ) -> tuple[torch.Tensor, list[Click]]:
         image = self._image
         if roi is not None:
-            rmin, rmax, cmin, cmax = roi
-            image = image[:, :, rmin:rmax + 1, cmin:cmax + 1]
-            prev = prev[:, :, rmin:rmax + 1, cmin:cmax + 1]
-            h, w = rmax - rmin + 1, cmax - cmin + 1
-            # The official arithmetic: crop size * offset / box size (an identity up to
-            # rounding, kept for fractional clicks).
-            clicks = [Click(h * (c.y - rmin) / h, w * (c.x - cmin) / w, c.is_positive)
-                      for c in clicks]
+            image, prev = image[(..., *roi.slices)], prev[(..., *roi.slices)]
+            # Crop size = box size here: the official mapping is an identity up to
+            # rounding, kept for fractional clicks.
+            clicks = clicks_in_crop(clicks, roi, roi.shape)
         h, w = image.shape[2:]
         size = self.infer_size
-        parts = (image, prev) if getattr(self.model, "with_prev_mask", True) else (image,)
+        parts = ((image, prev) if takes_prev_mask(self.model, self.prev_mask_by_default)
+                 else (image,))
         # Resized apart and joined at 256 px (bilinear works per channel: same numbers as
         # resizing the joined full-resolution tensor, without copying it).
-        resized = torch.cat([F.interpolate(part, size=(size, size), mode="bilinear",
-                                           align_corners=True) for part in parts], dim=1)
+        resized = torch.cat([resize(part, (size, size)) for part in parts], dim=1)
         return resized, [Click(c.y * (size / h), c.x * (size / w), c.is_positive)
                          for c in clicks]
 
-    def _back_to_region(self, probs: torch.Tensor, crop_roi: Box | None,
-                        target_roi: Box | None) -> torch.Tensor:
+    def _back_to_region(self, probs: torch.Tensor, crop_box: Box | None,
+                        target_box: Box | None) -> torch.Tensor:
         """Network-frame probabilities -> the target crop's pixels (the whole image when
         there is no target crop), resized as the official inverse transforms do."""
-        size = (tuple(self._image.shape[2:]) if crop_roi is None else
-                (crop_roi[1] - crop_roi[0] + 1, crop_roi[3] - crop_roi[2] + 1))
-        probs = F.interpolate(probs, size=size, mode="bilinear", align_corners=True)
-        if target_roi is not None and crop_roi is None:
+        size = tuple(self._image.shape[2:]) if crop_box is None else crop_box.shape
+        probs = resize(probs, size)
+        if target_box is not None and crop_box is None:
             # The stale-box case: the whole-image result is squeezed into the old box.
-            rmin, rmax, cmin, cmax = target_roi
-            probs = F.interpolate(probs, size=(rmax - rmin + 1, cmax - cmin + 1),
-                                  mode="bilinear", align_corners=True)
+            probs = resize(probs, target_box.shape)
         return probs
 
-    def _map_roi(self, focus_roi: Box, global_roi: Box) -> tuple[float, float, float, float]:
+    def _map_roi(self, focus: Box, global_box: Box) -> tuple[float, float, float, float]:
         """Focus box in the 256 target frame, (x1, y1, x2, y2) clamped to [0, 256]."""
-        gy1, gy2, gx1, gx2 = global_roi
-        sy, sx = self.infer_size / (gy2 - gy1), self.infer_size / (gx2 - gx1)
-        y1, y2, x1, x2 = focus_roi
-        return (max((x1 - gx1) * sx, 0), max((y1 - gy1) * sy, 0),
-                min((x2 - gx1) * sx, self.infer_size), min((y2 - gy1) * sy, self.infer_size))
+        size, g = self.infer_size, global_box
+        sy, sx = size / g.height, size / g.width
+        return (max((focus.left - g.left) * sx, 0), max((focus.top - g.top) * sy, 0),
+                min((focus.right - g.left) * sx, size), min((focus.bottom - g.top) * sy, size))
 
-    def _focus_clicks(self, clicks: Sequence[Click], focus_roi: Box) -> list[Click]:
-        y1, y2, x1, x2 = focus_roi
-        ry, rx = self.infer_size / (y2 - y1), self.infer_size / (x2 - x1)
-        return [Click((c.y - y1) * ry, (c.x - x1) * rx, c.is_positive) for c in clicks]
-
-    def _points(self, clicks: Sequence[Click], limit: int | None, with_index: bool
-                ) -> torch.Tensor:
-        """(1, 2N, 3) rows (y, x, index): positives then negatives, (-1, -1, -1) padding."""
-        n = max(sum(c.is_positive for c in clicks), sum(not c.is_positive for c in clicks))
-        n = max(1, n if limit is None else min(limit, n))
-        used = list(enumerate(clicks))[:limit]
-        rows = []
-        for positive in (True, False):
-            chosen = [(c.y, c.x, i if with_index else 0) for i, c in used
-                      if c.is_positive == positive]
-            rows += chosen + [(-1, -1, -1)] * (n - len(chosen))
-        return torch.tensor([rows], dtype=torch.float32, device=self.device)
+    def _focus_clicks(self, clicks: Sequence[Click], focus: Box) -> list[Click]:
+        ry, rx = self.infer_size / focus.height, self.infer_size / focus.width
+        return [Click((c.y - focus.top) * ry, (c.x - focus.left) * rx, c.is_positive)
+                for c in clicks]

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from engine.clicks import Click
-from engine.masks import mask_extent
+from engine.box import Box
 
 # Probability written for each GrabCut label; the default threshold 0.49 keeps exactly the
 # (probable) foreground. Indexed by cv2.GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD (0..3).
@@ -38,9 +38,6 @@ _MIN_SAMPLES = 5   # GrabCut's colour models are 5-component GMMs fitted by k-me
 _SEED = 0          # GrabCut's k-means initialisation draws from OpenCV's RNG
 _POSITIVE_SEED, _NEGATIVE_SEED, _OUTSIDE_SEED = 1, 2, 3  # watershed markers
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-
-# (top, left, bottom, right) of a crop, in image pixels, end-exclusive.
-_Box = tuple[int, int, int, int]
 
 
 class GrabCutPredictor:
@@ -118,13 +115,13 @@ class GrabCutPredictor:
             raise RuntimeError("set_image must be called before predict")
         height, width = self._image.shape[:2]
         prior = None if prev_mask is None else np.asarray(prev_mask, dtype=np.float32)
-        prior_box = None if prior is None else _bounding_box(prior > 0.5)
+        prior_box = None if prior is None else Box.of_mask(prior > 0.5)
         positives = [click for click in clicks if click.is_positive]
         if not positives and prior_box is None:
             return np.zeros((height, width), dtype=np.float32)
 
         if prior_box is None:
-            crop: _Box = (0, 0, height, width)
+            crop = Box(0, 0, height, width)
             prior = None  # all background: nothing to carry over
         else:
             crop = self._context_box(positives, prior_box)
@@ -136,25 +133,20 @@ class GrabCutPredictor:
         return self._segment(clicks, prior, crop)[0]
 
     # -- crops ---------------------------------------------------------------------------
-    def _context_box(self, positives: Sequence[Click], prior_box: _Box) -> _Box:
+    def _context_box(self, positives: Sequence[Click], prior_box: Box) -> Box:
         top, left, bottom, right = prior_box
         for click in positives:
             top, left = min(top, int(click.y)), min(left, int(click.x))
             bottom, right = max(bottom, int(click.y) + 1), max(right, int(click.x) + 1)
         margin = max(self.min_margin, round(self.margin * max(bottom - top, right - left)))
-        return self._clamp((top - margin, left - margin, bottom + margin, right + margin))
+        return Box(top, left, bottom, right).grown(margin, margin, margin, margin).clip(
+            self._image.shape)
 
-    def _grow(self, crop: _Box, reached: tuple[bool, bool, bool, bool]) -> _Box:
+    def _grow(self, crop: Box, reached: tuple[bool, bool, bool, bool]) -> Box:
         """Move each reached edge out by half the crop's size."""
-        top, left, bottom, right = crop
-        step_y, step_x = (bottom - top + 1) // 2, (right - left + 1) // 2
-        return self._clamp((top - step_y * reached[0], left - step_x * reached[1],
-                            bottom + step_y * reached[2], right + step_x * reached[3]))
-
-    def _clamp(self, box: _Box) -> _Box:
-        height, width = self._image.shape[:2]
-        top, left, bottom, right = box
-        return max(0, top), max(0, left), min(height, bottom), min(width, right)
+        step_y, step_x = (crop.height + 1) // 2, (crop.width + 1) // 2
+        return crop.grown(step_y * reached[0], step_x * reached[1], step_y * reached[2],
+                          step_x * reached[3]).clip(self._image.shape)
 
     def _working_size(self, height: int, width: int) -> tuple[int, int]:
         scale = min(1.0, self.max_side / max(height, width))
@@ -174,30 +166,30 @@ class GrabCutPredictor:
 
     # -- one GrabCut run -----------------------------------------------------------------
     def _segment(self, clicks: Sequence[Click], prior: np.ndarray | None,
-                 crop: _Box) -> tuple[np.ndarray, tuple[bool, bool, bool, bool]]:
+                 crop: Box) -> tuple[np.ndarray, tuple[bool, bool, bool, bool]]:
         """Probability map of the whole image from GrabCut on ``crop``, and which inner
         crop edges (top, left, bottom, right) the foreground reached."""
         height, width = self._image.shape[:2]
         top, left, bottom, right = crop
-        crop_h, crop_w = bottom - top, right - left
+        crop_h, crop_w = crop.shape
         work_h, work_w = self._working_size(crop_h, crop_w)
         scale_y, scale_x = work_h / crop_h, work_w / crop_w
-        if crop == (0, 0, height, width):
+        if crop == Box.full(self._image.shape):
             work = self._overview
         else:
-            work = self._downscale(self._image[top:bottom, left:right], (work_h, work_w))
+            work = self._downscale(self._image[crop.slices], (work_h, work_w))
 
         def to_work(click: Click) -> tuple[int, int] | None:
             # The working pixel under the click; None for a click outside the crop.
             y = int((click.y - top) * scale_y)
             x = int((click.x - left) * scale_x)
-            inside = top <= click.y < bottom and left <= click.x < right
-            return (min(y, work_h - 1), min(x, work_w - 1)) if inside else None
+            return (min(y, work_h - 1), min(x, work_w - 1)) if crop.contains(click.y, click.x) \
+                else None
 
         labels = np.full((work_h, work_w), cv2.GC_PR_BGD, dtype=np.uint8)
         previous = None
         if prior is not None:
-            previous = self._downscale(prior[top:bottom, left:right], (work_h, work_w)) > 0.5
+            previous = self._downscale(prior[crop.slices], (work_h, work_w)) > 0.5
             labels[previous] = cv2.GC_PR_FGD
         else:
             extent = max(1, round(self.first_extent * max(work_h, work_w)))
@@ -235,7 +227,7 @@ class GrabCutPredictor:
         probability = np.zeros((height, width), dtype=np.float32)
         # Written straight into the crop: a 20000 x 20000 map is 1.6 GB, not worth a copy.
         cv2.resize(_LABEL_PROBABILITY[labels], (crop_w, crop_h),
-                   dst=probability[top:bottom, left:right], interpolation=cv2.INTER_LINEAR)
+                   dst=probability[crop.slices], interpolation=cv2.INTER_LINEAR)
         # Upscaling blurs the click disks; restate them at full resolution so that a
         # positive click is always inside the mask and a negative one always outside.
         full_radius = max(1, round(self.click_radius / min(scale_y, scale_x)))
@@ -294,10 +286,3 @@ def _object_pixels(work: np.ndarray, foreground: np.ndarray, seeds: np.ndarray,
     touching = cv2.dilate(claimed.astype(np.uint8), _CROSS) > 0
     return claimed | ((markers == -1) & foreground & touching)
 
-
-def _bounding_box(mask: np.ndarray) -> _Box | None:
-    extent = mask_extent(mask)
-    if extent is None:
-        return None
-    rmin, rmax, cmin, cmax = extent
-    return rmin, cmin, rmax + 1, cmax + 1

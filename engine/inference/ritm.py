@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from engine.clicks import Click
+from engine.inference.encoding import (flipped_clicks, image_tensor, mask_tensor, points_tensor,
+                                       takes_prev_mask)
 from engine.inference.zoom import LimitLongestSide, ZoomIn, ZoomState
 
 
@@ -39,6 +41,9 @@ class RITMPredictor:
     """
 
     name = "ritm"
+    # The official BasePredictor adds the previous mask only for a network flagged
+    # ``with_prev_mask`` (see ``takes_prev_mask``).
+    prev_mask_by_default = False
     # channels_last: the convolutions run 15-20% faster on CPU (measured with HRNet-18s at
     # 400x300 and 1920x1080) and the logits move by 1e-4 at most; the BRS predictors keep
     # the default layout, since L-BFGS amplifies such differences into other masks.
@@ -60,8 +65,7 @@ class RITMPredictor:
         self.net_calls = 0  # forward passes of the last predict (the recalculation makes two)
 
     def set_image(self, image: np.ndarray) -> None:
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
-        self._image_nd = tensor.unsqueeze(0).to(self.device)
+        self._image_nd = image_tensor(image, self.device)
         for transform in self._transforms():
             transform.reset()
         self._prev_prediction = torch.zeros(1, 1, *image.shape[:2], device=self.device)
@@ -83,8 +87,8 @@ class RITMPredictor:
         if self._image_nd is None:
             raise RuntimeError("set_image must be called before predict")
         self.net_calls = 0
-        prev = (torch.from_numpy(np.asarray(prev_mask, np.float32))[None, None].to(self.device)
-                if prev_mask is not None else self._prev_prediction)
+        prev = (mask_tensor(prev_mask, self.device) if prev_mask is not None
+                else self._prev_prediction)
         if prev_mask is not None and self.zoom_in is not None and len(clicks) > 1:
             # Zoom-In boxes the mask the user continues from. The official ZoomIn keeps its
             # own last output, which is the same map unless the mask came from elsewhere
@@ -106,7 +110,7 @@ class RITMPredictor:
     def _predict(self, clicks: Sequence[Click], prev: torch.Tensor) -> torch.Tensor:
         model = self.models[min(len(clicks), len(self.models)) - 1]
         image_nd = self._image_nd
-        if getattr(model, "with_prev_mask", False):
+        if takes_prev_mask(model, self.prev_mask_by_default):
             image_nd = torch.cat((image_nd, prev), dim=1)
         clicks = list(clicks)
         image_changed = False
@@ -117,7 +121,7 @@ class RITMPredictor:
         if self.with_flip:
             width = image_nd.shape[3]
             image_nd = torch.cat((image_nd, torch.flip(image_nd, dims=[3])), dim=0)
-            click_lists.append([Click(c.y, width - c.x - 1, c.is_positive) for c in clicks])
+            click_lists.append(flipped_clicks(clicks, width))
         self.net_calls += 1
         if self.channels_last:
             image_nd = image_nd.contiguous(memory_format=torch.channels_last)
@@ -141,19 +145,4 @@ class RITMPredictor:
         return model(image_nd, self._points(click_lists))["instances"]
 
     def _points(self, click_lists: list[list[Click]]) -> torch.Tensor:
-        """(B, 2N, 3) rows (y, x, order): positives then negatives, (-1, -1, -1) padding."""
-        indexed = [[(c, i) for i, c in enumerate(clicks)] for clicks in click_lists]
-        n = max(max(sum(c.is_positive for c, _ in items), sum(not c.is_positive for c, _ in items))
-                for items in indexed)
-        if self.net_clicks_limit is not None:
-            n = min(n, self.net_clicks_limit)
-        n = max(1, n)
-        rows = []
-        for items in indexed:
-            items = items[:self.net_clicks_limit]  # the first clicks in time, both kinds together
-            batch = []
-            for positive in (True, False):
-                chosen = [(c.y, c.x, i) for c, i in items if c.is_positive == positive]
-                batch += chosen + [(-1, -1, -1)] * (n - len(chosen))
-            rows.append(batch)
-        return torch.tensor(rows, dtype=torch.float32, device=self.device)
+        return points_tensor(click_lists, self.net_clicks_limit, self.device)

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from engine.clicks import Click
+from engine.inference.option_fields import Bounds, option
 from engine.predictor import Predictor
 
 _STRICT_STEP = 1e-6  # smallest increase between lattice samples, so T can be inverted
@@ -66,8 +67,8 @@ class TAIZConfig:
     max_doublings: int = 5
     click_radius: float = 5.0
     min_click_radius: float = 3.0
-    blend_start: int = 10
-    max_clicks: int = 20
+    blend_start: int = option(10, Bounds(1, 100))
+    max_clicks: int = option(20, Bounds(1, 100))
     prob_thresh: float = 0.5
 
     def __post_init__(self) -> None:

@@ -1,6 +1,7 @@
 """RITM's Zoom-In and LimitLongestSide transforms, exactly as the official predictor runs them.
 
-The box is stored as (rmin, rmax, cmin, cmax), inclusive, in full-image pixels. Every
+The box is an :class:`engine.box.Box` in full-image pixels; ``ZoomState.object_roi``
+gives it in the official inclusive form the golden dumps use. Every
 quirk of the official code is kept on purpose (see ../shared/specs/ritm.md, section 4.3):
 Python's half-to-even rounding, the "pixel-edge" click mapping next to an align_corners
 resize, clicks on the box's last row/column counting as outside, zero outside the box.
@@ -12,18 +13,21 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from engine.box import Box
 from engine.clicks import Click
-from engine.masks import mask_extent
-
-Box = tuple[int, int, int, int]  # rmin, rmax, cmin, cmax (inclusive)
+from engine.inference.encoding import clicks_in_crop, crop_resized, resize
 
 
 @dataclass(frozen=True)
 class ZoomState:
     prev_probs: np.ndarray | None = None
-    object_roi: Box | None = None
+    object_box: Box | None = None
+
+    @property
+    def object_roi(self) -> tuple[int, int, int, int] | None:
+        """The box as the official code stores it: (rmin, rmax, cmin, cmax) inclusive."""
+        return None if self.object_box is None else self.object_box.inclusive
 
 
 class ZoomIn:
@@ -67,27 +71,25 @@ class ZoomIn:
         if candidate is None:
             if self.skip_clicks >= 0:
                 return image_nd, list(clicks)
-            candidate = (0, height - 1, 0, width - 1)
-        roi = self.state.object_roi
+            candidate = Box(0, 0, height, width)
+        roi = self.state.object_box
         if (roi is None or _positive_click_outside(clicks, roi)
-                or box_iou(candidate, roi) < self.recompute_thresh_iou):
-            self.state = replace(self.state, object_roi=candidate)
+                or candidate.iou(roi) < self.recompute_thresh_iou):
+            self.state = replace(self.state, object_box=candidate)
             self.image_changed = True
-        return self._crop(image_nd, clicks, self.state.object_roi)
+        return self._crop(image_nd, clicks, self.state.object_box)
 
     def inv_transform(self, probs: torch.Tensor) -> torch.Tensor:
         """Paste the crop's probabilities back into a full-size map (zero outside the box)."""
-        roi = self.state.object_roi
+        roi = self.state.object_box
         if roi is None:
             self.state = replace(self.state, prev_probs=probs.cpu().numpy()[0, 0])
             return probs
-        rmin, rmax, cmin, cmax = roi
-        crop = F.interpolate(probs, size=(rmax - rmin + 1, cmax - cmin + 1), mode="bilinear",
-                             align_corners=True)
+        crop = resize(probs, roi.shape)
         if self.state.prev_probs is not None:
             full = torch.zeros(*probs.shape[:2], *self._input_shape, dtype=probs.dtype,
                                device=probs.device)
-            full[:, :, rmin:rmax + 1, cmin:cmax + 1] = crop
+            full[(..., *roi.slices)] = crop
         else:
             full = crop
         self.state = replace(self.state, prev_probs=full.cpu().numpy()[0, 0])
@@ -95,23 +97,20 @@ class ZoomIn:
 
     def check_possible_recalculation(self) -> bool:
         """True when the first prediction should be redone zoomed in (skip_clicks <= 0 only)."""
-        if (self.state.prev_probs is None or self.state.object_roi is not None
+        if (self.state.prev_probs is None or self.state.object_box is not None
                 or self.skip_clicks > 0):
             return False
         mask = self.state.prev_probs > self.prob_thresh
         if not mask.any():
             return False
-        height, width = mask.shape
-        return box_iou(self._object_roi(mask, []), (0, height - 1, 0, width - 1)) \
-            < self.recompute_thresh_iou
+        return self._object_roi(mask, []).iou(Box.full(mask.shape)) < self.recompute_thresh_iou
 
     def _object_roi(self, mask: np.ndarray, clicks: Sequence[Click]) -> Box:
         mask = mask.copy()
         for click in clicks:
             if click.is_positive:
                 mask[int(click.y), int(click.x)] = True
-        return expand_box(mask_extent(mask), self.expansion_ratio, self.min_crop_size,
-                           mask.shape)
+        return Box.of_mask(mask).expanded(self.expansion_ratio, self.min_crop_size, mask.shape)
 
     def _target_size(self, box_h: int, box_w: int) -> tuple[int, int]:
         if isinstance(self.target_size, tuple):
@@ -121,14 +120,8 @@ class ZoomIn:
 
     def _crop(self, image_nd: torch.Tensor, clicks: Sequence[Click], roi: Box
               ) -> tuple[torch.Tensor, list[Click]]:
-        rmin, rmax, cmin, cmax = roi
-        box_h, box_w = rmax - rmin + 1, cmax - cmin + 1
-        crop_h, crop_w = self._target_size(box_h, box_w)
-        crop = F.interpolate(image_nd[:, :, rmin:rmax + 1, cmin:cmax + 1], size=(crop_h, crop_w),
-                             mode="bilinear", align_corners=True)
-        mapped = [Click(crop_h * (c.y - rmin) / box_h, crop_w * (c.x - cmin) / box_w,
-                        c.is_positive) for c in clicks]
-        return crop, mapped
+        size = self._target_size(*roi.shape)
+        return crop_resized(image_nd, roi, size), clicks_in_crop(clicks, roi, size)
 
 
 class LimitLongestSide(ZoomIn):
@@ -144,37 +137,23 @@ class LimitLongestSide(ZoomIn):
         if max(height, width) <= self.target_size:
             # Nothing to shrink (a Zoom-In crop, say): the box of an earlier, larger input
             # must not be pasted back into this one.
-            self.state = replace(self.state, object_roi=None)
+            self.state = replace(self.state, object_box=None)
             self.image_changed = False
             return image_nd, list(clicks)
-        self.state = replace(self.state, object_roi=(0, height - 1, 0, width - 1))
+        self.state = replace(self.state, object_box=Box(0, 0, height, width))
         self.image_changed = True
-        return self._crop(image_nd, clicks, self.state.object_roi)
+        return self._crop(image_nd, clicks, self.state.object_box)
 
     def check_possible_recalculation(self) -> bool:
         return False
 
 
-def expand_box(box: Box, ratio: float, min_size: int, shape: tuple[int, int]) -> Box:
-    rmin, rmax, cmin, cmax = box
-    rcenter, ccenter = (rmin + rmax) / 2, (cmin + cmax) / 2
-    height = max(ratio * (rmax - rmin + 1), min_size)
-    width = max(ratio * (cmax - cmin + 1), min_size)
-    # Python's round (half to even) as the official code; the box is clamped, not re-centred.
-    rmin, rmax = round(rcenter - height / 2), round(rcenter + height / 2)
-    cmin, cmax = round(ccenter - width / 2), round(ccenter + width / 2)
-    return (max(0, rmin), min(shape[0] - 1, rmax), max(0, cmin), min(shape[1] - 1, cmax))
-
-
 def _positive_click_outside(clicks: Sequence[Click], roi: Box) -> bool:
-    rmin, rmax, cmin, cmax = roi
-    return any(c.is_positive and (c.y < rmin or c.y >= rmax or c.x < cmin or c.x >= cmax)
-               for c in clicks)
+    # The official test counts a click on the box's last row or column as outside.
+    return any(c.is_positive and not Box(roi.top, roi.left, roi.bottom - 1, roi.right - 1)
+               .contains(c.y, c.x) for c in clicks)
 
 
-def box_iou(a: Box, b: Box) -> float:
-    """The official box IoU: product of the per-axis IoUs of inclusive integer segments."""
-    def axis(lo1: int, hi1: int, lo2: int, hi2: int) -> float:
-        inter = max(0, min(hi1, hi2) - max(lo1, lo2) + 1)
-        return inter / (max(hi1, hi2) - min(lo1, lo2) + 1)
-    return axis(a[0], a[1], b[0], b[1]) * axis(a[2], a[3], b[2], b[3])
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """The official ``get_bbox_iou`` on its inclusive ``(rmin, rmax, cmin, cmax)`` boxes."""
+    return Box.from_inclusive(*a).iou(Box.from_inclusive(*b))
