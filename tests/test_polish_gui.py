@@ -71,7 +71,7 @@ def _add_object(qtbot, win: MainWindow) -> None:
 
 def _go(qtbot, win: MainWindow, index: int) -> None:
     win.go_to(index)
-    qtbot.waitUntil(lambda: win.controller.image is not None
+    qtbot.waitUntil(lambda: win.controller.session.image is not None
                     and win.controller.current_index == index, timeout=10000)
     wait_idle(qtbot, win)
 
@@ -128,7 +128,7 @@ def test_category_editor_add_rename_recolour_renumber_delete(qtbot, window, fold
     assert editor.errors[-1] == "Id 2 is already the id of category 'bush'."
     answers["ask_id"] = 9
     editor.id_button.click()
-    assert window.controller.current_objects()[0].category_id == 9
+    assert window.controller.rows.current_objects()[0].category_id == 9
     assert editor.selected_id() == 9
 
     editor.delete_button.click()  # ball is in use
@@ -147,8 +147,8 @@ def test_objects_coloured_by_category_or_by_object(qtbot, window, folder, monkey
     open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     layers = _layers(window, monkeypatch)
-    obj = window.controller.current_objects()[0]
-    window.controller.recolor_category(obj.category_id, (1, 2, 3))
+    obj = window.controller.rows.current_objects()[0]
+    window.controller.edits.recolor_category(obj.category_id, (1, 2, 3))
     assert tuple(layers[-1][CENTER][:3]) == (1, 2, 3)
     window.color_by_category_action.setChecked(False)
     assert tuple(layers[-1][CENTER][:3]) == object_color(obj.id)
@@ -158,8 +158,8 @@ def test_objects_coloured_by_category_or_by_object(qtbot, window, folder, monkey
 
 def test_the_category_chooser_shows_colours_last_used_first(qtbot, window, folder) -> None:
     open_folder(qtbot, window, folder)
-    window.controller.add_category("cat", (200, 0, 0))
-    window.controller.add_category("dog", (0, 0, 200))
+    window.controller.edits.add_category("cat", (200, 0, 0))
+    window.controller.edits.add_category("dog", (0, 0, 200))
     seen = {}
 
     def answer() -> None:
@@ -205,7 +205,7 @@ def test_hide_all_and_show_all_last_across_image_switches(qtbot, window, folder,
                    .images["a.png"].objects)
     window.show_all_action.trigger()
     assert layers[-1] is not None and tuple(layers[-1][CENTER][:3]) != (0, 0, 0)
-    assert all(o.visible for o in window.controller.current_objects())
+    assert all(o.visible for o in window.controller.rows.current_objects())
 
 
 # -- the image list ---------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_a_changed_shortcut_works_from_the_keyboard(qtbot, window, folder, monke
     window.activateWindow()
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_J)
-    qtbot.waitUntil(lambda: window.controller.current_file == "b.png")
+    qtbot.waitUntil(lambda: window.controller.session.current_file == "b.png")
     wait_idle(qtbot, window)
 
 
@@ -390,7 +390,7 @@ def test_dropping_a_folder_opens_it(qtbot, window, folder) -> None:
     window.dropEvent(event)  # the window took the drag (test below): the drop is its
     assert event.isAccepted()
     qtbot.waitUntil(lambda: window.controller.project is not None
-                    and window.controller.image is not None, timeout=10000)
+                    and window.controller.session.image is not None, timeout=10000)
     assert window.controller.project.root == folder.resolve()
     wait_idle(qtbot, window)
 
@@ -417,7 +417,7 @@ def test_dropping_a_coco_file_imports_it_into_the_open_folder(qtbot, window, fol
                              "annotations.json again to import its annotations."]
     open_folder(qtbot, window, folder)
     window.open_dropped(_mime(coco))
-    assert [(o.id, o.source) for o in window.controller.current_objects()] == [(5, "imported")]
+    assert [(o.id, o.source) for o in window.controller.rows.current_objects()] == [(5, "imported")]
     assert [c.name for c in window.controller.project.categories] == ["box"]
 
 

@@ -116,7 +116,7 @@ def test_import_is_refused_while_the_gui_has_the_project_open(qtbot, folder: Pat
     controller = SessionController()
     try:
         controller.open_folder(folder)
-        controller.add_category("kept")  # saved
+        controller.edits.add_category("kept")  # saved
         saved = controller.project.path.read_bytes()
         assert main(["import", str(folder), str(_coco_file(tmp_path))]) == 1
         err = capsys.readouterr().err
@@ -203,9 +203,9 @@ def test_the_window_keeps_the_work_when_the_file_changed_underneath(qtbot, folde
     controller.error.connect(errors.append)
     try:
         controller.open_folder(folder)
-        controller.add_category("first")
+        controller.edits.add_category("first")
         controller.project.path.write_text(controller.project.path.read_text() + "\n")
-        controller.add_category("second")
+        controller.edits.add_category("second")
         assert len(errors) == 1 and "changed by another program" in errors[0]
         assert "kept in memory and in the crash journal" in errors[0]
         assert [c.name for c in controller.project.categories] == ["first", "second"]
@@ -292,7 +292,7 @@ def test_save_as_onto_a_project_open_elsewhere_is_refused(qtbot, folder: Path,
         assert not controller.save_project_as(elsewhere)
         assert len(errors) == 1 and f"process {os.getpid()}" in errors[0]
         assert controller.project.path == old and not elsewhere.exists()
-        controller.add_category("still saved")
+        controller.edits.add_category("still saved")
         assert [c.name for c in Project.load(old).categories] == ["still saved"]
     finally:
         controller.shutdown()
