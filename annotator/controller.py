@@ -7,7 +7,8 @@
                                  (engine/workspace.py, no Qt)
       .edits     ProjectEdits    the user's changes to the project, as edits
       .rows      ProjectReader   read-only rows and masks for the widgets (no Qt)
-      .history   History         where Undo / Redo go (the object in progress or the project)
+      .history   History         where Undo / Redo go (the object in progress or the project),
+                                 and putting back an object in progress Esc or a crash left
 
 Widgets call these parts and redraw on the controller's signals; they never touch a
 predictor, the project's files or the mutable project.
@@ -22,9 +23,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import Click
-from engine.annotations import Project, ProjectError
+from engine.annotations import ProjectError
 from engine.inference.options import InferenceOptions
-from engine.journal import InProgress, Recovery
+from engine.journal import Recovery
 from engine.project_reader import ProjectReader
 from engine.workspace import Changed, Step, Workspace
 from annotator.history import History
@@ -61,8 +62,9 @@ class SessionController(QObject):
         self.session = ObjectSession(model, device, options or InferenceOptions.demo(),
                                      self._journal_progress, self)
         self.rows = ProjectReader()
-        self.edits = ProjectEdits(self.message.emit, self.error.emit, self._drop_correction)
         self.history = History(self)
+        self.edits = ProjectEdits(self.message.emit, self.error.emit,
+                                  self.history.drop_correction)
         s = self.session
         for theirs, ours in ((s.session_changed, self.session_changed),
                              (s.proposals_changed, self.proposals_changed),
@@ -111,11 +113,6 @@ class SessionController(QObject):
         self.session.proposals_enabled = enabled
 
     # -- the open project and its images --------------------------------------------------
-    @property
-    def project(self) -> Project | None:
-        """The open project, to read (tests and the CLI; widgets read :attr:`rows`)."""
-        return self.rows.project
-
     @property
     def files(self) -> list[str]:
         return list(self._files)
@@ -180,12 +177,6 @@ class SessionController(QObject):
         self.session_changed.emit()
         self.proposals_changed.emit()
 
-    def next_image(self) -> None:
-        self.go_to(self.current_index + 1)
-
-    def previous_image(self) -> None:
-        self.go_to(self.current_index - 1)
-
     # -- the object in progress -------------------------------------------------------------
     @property
     def has_object_in_progress(self) -> bool:
@@ -209,24 +200,6 @@ class SessionController(QObject):
         self.session.correct(object_id, self.rows.object_mask(object_id).copy())
         self.objects_changed.emit()
 
-    def restore_in_progress(self, state: InProgress) -> None:
-        """Make ``state`` (an object in progress a crash or Esc left) the object in progress
-        again."""
-        if state.file_name not in self._files:
-            self.message.emit(f"{state.file_name} is no longer in the folder: its unfinished "
-                              "object cannot be restored.")
-            return
-        if state.file_name != self.session.current_file:
-            self.go_to(self._files.index(state.file_name))
-        if state.editing_object_id is not None:
-            with suppress(KeyError):  # the object was deleted: its clicks make a new one
-                self.correct_object(state.editing_object_id)
-        self.session.restore(state)
-
-    def discard_recovered(self) -> None:
-        """The user declined to restore the object a crash left: stop offering it."""
-        self.session.journal_progress([])
-
     def shutdown(self) -> None:
         """Stop the worker, then the journal. Objects the user asked to finish are stored
         first (with the work queued before them); the rest of the queue is dropped."""
@@ -239,12 +212,6 @@ class SessionController(QObject):
                           hand_mask: tuple[np.ndarray, int] | None) -> None:
         if self.workspace is not None:
             self.workspace.record_progress(file_name, clicks, editing, hand_mask)
-
-    def _drop_correction(self, object_id: int, restorable: bool) -> None:
-        if object_id == self.session.editing_object_id:
-            self.history.discard_object()
-            if not restorable:
-                self.history.forget()
 
     def _on_image_loaded(self, file_name: str, image: np.ndarray) -> None:
         self.unreadable.pop(file_name, None)

@@ -1,9 +1,10 @@
 """Where Undo and Redo go: while an object is in progress they step through its clicks;
 without one, Undo first puts back the object Esc dropped, then undoes project edits (the
-workspace's history)."""
+workspace's history). An object in progress that a crash left is put back the same way."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from engine.edits import Edit, EditError
@@ -34,6 +35,33 @@ class History:
             c.message.emit("Object discarded — Ctrl+Z to undo")
         c.history_changed.emit()
 
+    def drop_correction(self, object_id: int, restorable: bool) -> None:
+        """Object ``object_id`` is about to change: stop correcting it, if it is being
+        corrected (``restorable``: Undo may put the correction back)."""
+        if object_id == self._c.session.editing_object_id:
+            self.discard_object()
+            if not restorable:
+                self.forget()
+
+    def restore_in_progress(self, state: InProgress) -> None:
+        """Make ``state`` (an object in progress a crash or Esc left) the object in progress
+        again, on its image."""
+        c = self._c
+        if state.file_name not in c.files:
+            c.message.emit(f"{state.file_name} is no longer in the folder: its unfinished "
+                           "object cannot be restored.")
+            return
+        if state.file_name != c.session.current_file:
+            c.go_to(c.files.index(state.file_name))
+        if state.editing_object_id is not None:
+            with suppress(KeyError):  # the object was deleted: its clicks make a new one
+                c.correct_object(state.editing_object_id)
+        c.session.restore(state)
+
+    def discard_recovered(self) -> None:
+        """The user declined to restore the object a crash left: stop offering it."""
+        self._c.session.journal_progress([])
+
     def forget(self) -> None:
         """Undo means something else now (a new object, a project edit, another folder)."""
         self._discarded = None
@@ -46,7 +74,7 @@ class History:
             c.session.step(ops.Undo())
         elif self._discarded is not None:
             state, self._discarded = self._discarded, None
-            c.restore_in_progress(state)
+            self.restore_in_progress(state)
             c.message.emit("The discarded object is back.")
             c.history_changed.emit()
         elif c.workspace is not None:

@@ -364,9 +364,9 @@ class MainWindow(QMainWindow):
         recovery = self.controller.recovery
         if recovery is not None and recovery.in_progress is not None:
             if self.ask_restore(recovery.in_progress):
-                self.controller.restore_in_progress(recovery.in_progress)
+                self.controller.history.restore_in_progress(recovery.in_progress)
             else:
-                self.controller.discard_recovered()
+                self.controller.history.discard_recovered()
         return True
 
     def choose_folder(self) -> None:

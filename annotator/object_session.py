@@ -1,10 +1,13 @@
 """The object in progress on the image shown: its clicks, its mask, the model that makes it.
 
-Everything it asks of the model runs as an operation (annotator/session_ops.py) on the
+Everything it asks of the model runs as an operation (annotator/session_ops.py, and
+annotator/predictor_ops.py for loading an image or changing the predictor) on the
 inference worker, in the order it was asked for (annotator/op_queue.py); clicks that arrive
 while a prediction runs are coalesced into the next prediction, and results that belong to
 an image the user has left are dropped. It knows nothing of the project: a finished object
 leaves as the ``finished`` signal, and the crash journal is a callable it is given.
+Operations show their results by setting its attributes and emitting its signals: they and
+it are one part, cut in two files.
 """
 from __future__ import annotations
 
@@ -20,13 +23,13 @@ from engine.journal import InProgress
 from engine.masks import decode_rle, encode_rle
 from engine.session import DEFAULT_PROB_THRESH
 from annotator.op_queue import OpQueue
+from annotator import predictor_ops
 from annotator import session_ops as ops
 from annotator.session_ops import SessionView, Steps, WorkerState
 from weights import MODELS
 
 # (file name, clicks, corrected object id, (hand-made mask, clicks before it) or None)
-JournalProgress = Callable[[str, list[Click], "int | None",
-                            "tuple[np.ndarray, int] | None"], None]
+JournalProgress = Callable[[str, list[Click], int | None, tuple[np.ndarray, int] | None], None]
 
 
 class ObjectSession(QObject):
@@ -112,7 +115,7 @@ class ObjectSession(QObject):
         if leaving_object:  # dropped, as the user chose: nothing to restore after a crash
             self.journal_progress([])
         self.view = SessionView()
-        self.queue.enqueue(ops.Load(path))
+        self.queue.enqueue(predictor_ops.Load(path))
 
     def add_clicks(self, clicks: list[Click]) -> None:
         self.queue.enqueue(ops.AddClicks(tuple(clicks)))
@@ -122,21 +125,21 @@ class ObjectSession(QObject):
         """Switch to registry model ``name``; the object in progress is dropped (ask first).
         If the model cannot be built (weights missing or damaged) the old one stays."""
         self.editing_object_id = None
-        self.queue.enqueue(ops.ChangeModel(name))
+        self.queue.enqueue(predictor_ops.ChangeModel(name))
 
     def set_options(self, options: InferenceOptions) -> None:
         """Run the model with ``options`` (Zoom-In, BRS, TAIZ...) from the next object on (as
         the official demo); like a model switch, the object in progress is dropped."""
         self.options = options
         self.editing_object_id = None
-        self.queue.enqueue(ops.ChangeOptions(options))
+        self.queue.enqueue(predictor_ops.ChangeOptions(options))
 
     def set_device(self, device: str) -> None:
         """Run the model on ``device`` ("auto", "cpu", "cuda") from the next object on; like
         a model switch, the object in progress is dropped."""
         self.device = device
         self.editing_object_id = None
-        self.queue.enqueue(ops.ChangeDevice(device))
+        self.queue.enqueue(predictor_ops.ChangeDevice(device))
 
     @property
     def refines(self) -> bool:

@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 import numpy as np
 
 from engine import Click, InteractiveSession, Predictor
-from engine.imageio import load_image
 from engine.inference.options import InferenceOptions
 from engine.proposals import Proposal, ProposalGenerator
 from engine.session import DEFAULT_PROB_THRESH
-from annotator.canvas import display_copy
-from weights import MODELS, build_predictor
+from weights import build_predictor
 
 if TYPE_CHECKING:
     from annotator.object_session import ObjectSession
@@ -93,6 +91,7 @@ class Op:
     """One operation of the queue."""
 
     outlives_image: ClassVar[bool] = False  # still run when the user leaves the image
+    label: ClassVar[str] = "The operation"  # names it when it fails
 
     def run(self, state: WorkerState, threshold: float) -> object:
         """On the worker thread; what it returns goes to :meth:`settle` and :meth:`apply`."""
@@ -114,106 +113,7 @@ class Op:
 
     def fail(self, host: ObjectSession, exc: Exception, current: bool) -> None:
         if current:
-            host.error.emit(f"{type(self).__name__} failed: {exc}")
-
-
-@dataclass(frozen=True)
-class Load(Op):
-    path: str
-
-    def run(self, state: WorkerState, threshold: float) -> object:
-        image = load_image(self.path)
-        if state.predictor is None:
-            state.rebuild()
-        assert state.predictor is not None
-        state.session = InteractiveSession(state.predictor, image, threshold)
-        return image, display_copy(image)
-
-    def replay(self, steps: Steps, redo: Steps) -> None:
-        steps.clear()
-        redo.clear()
-
-    def apply(self, host: ObjectSession, result: object) -> None:
-        assert isinstance(result, tuple) and host.current_file is not None
-        host.image, host.display_image = result
-        host.image_loaded.emit(host.current_file, host.image)
-        host.session_changed.emit()
-
-    def fail(self, host: ObjectSession, exc: Exception, current: bool) -> None:
-        if current:
-            assert host.current_file is not None
-            host.queue.state.session = None  # the worker is past the load: nothing runs
-            host.image_failed.emit(host.current_file, str(exc))
-
-
-class _Setup(Op):
-    """A change of the predictor: it outlives a change of image; a failure keeps the old
-    predictor, and is told whichever image is shown."""
-
-    outlives_image = True
-
-    def run(self, state: WorkerState, threshold: float) -> object:
-        previous = (state.model_name, state.options, state.device)
-        self.change(state)
-        try:
-            state.rebuild()
-        except Exception:
-            state.model_name, state.options, state.device = previous
-            raise
-        return None
-
-    def change(self, state: WorkerState) -> None:
-        raise NotImplementedError
-
-    def settle(self, host: ObjectSession, result: object) -> None:
-        host.model_changed.emit(host.model_name)
-
-    def apply(self, host: ObjectSession, result: object) -> None:
-        host.show(SessionView(), journaled=False)  # the new predictor starts afresh
-
-
-@dataclass(frozen=True)
-class ChangeModel(_Setup):
-    name: str
-
-    def change(self, state: WorkerState) -> None:
-        state.model_name = self.name
-
-    def settle(self, host: ObjectSession, result: object) -> None:
-        host.model_name = self.name
-        host.model_changed.emit(host.model_name)
-
-    def fail(self, host: ObjectSession, exc: Exception, current: bool) -> None:
-        host.error.emit(f"Could not switch to {MODELS[self.name].title}: {exc}. "
-                        f"Still using {host.model_title}.")
-        host.model_changed.emit(host.model_name)
-
-
-@dataclass(frozen=True)
-class ChangeOptions(_Setup):
-    options: InferenceOptions
-
-    def change(self, state: WorkerState) -> None:
-        state.options = self.options
-
-    def fail(self, host: ObjectSession, exc: Exception, current: bool) -> None:
-        host.options = host.queue.state.options  # the predictor still runs with these
-        host.error.emit(f"Could not apply the inference options: {exc}")
-        host.model_changed.emit(host.model_name)
-
-
-@dataclass(frozen=True)
-class ChangeDevice(_Setup):
-    device: str
-
-    def change(self, state: WorkerState) -> None:
-        state.device = self.device
-
-    def fail(self, host: ObjectSession, exc: Exception, current: bool) -> None:
-        host.device = host.queue.state.device
-        host.error.emit(f"Could not run {host.model_title} on {self.device}: {exc}. "
-                        f"Still on {host.device}.")
-        host.model_changed.emit(host.model_name)
+            host.error.emit(f"{self.label} failed: {exc}")
 
 
 class SessionOp(Op):
@@ -250,6 +150,7 @@ _NOTHING = object()  # an act that leaves nothing to show
 
 @dataclass(frozen=True)
 class AddClicks(SessionOp):
+    label = "The prediction"
     clicks: tuple[Click, ...]
 
     def joined(self, later: Op) -> Op | None:
@@ -276,6 +177,7 @@ class AddClicks(SessionOp):
 
 
 class Propose(SessionOp):
+    label = "The proposals"
     journaled = False
 
     def act(self, session: InteractiveSession, state: WorkerState) -> object:
@@ -293,6 +195,7 @@ class Propose(SessionOp):
 
 @dataclass(frozen=True)
 class ChooseProposal(SessionOp):
+    label = "Choosing the proposal"
     index: int
 
     def replay(self, steps: Steps, redo: Steps) -> None:
@@ -307,6 +210,7 @@ class ChooseProposal(SessionOp):
 
 @dataclass(frozen=True)
 class EditMask(SessionOp):
+    label = "The mask edit"
     edit: Callable[[np.ndarray], np.ndarray]
     what: str | None  # names the edit when it changes nothing; None: no message
 
@@ -323,6 +227,7 @@ class EditMask(SessionOp):
 
 
 class Undo(SessionOp):
+    label = "Undo"
     def replay(self, steps: Steps, redo: Steps) -> None:
         if steps:
             redo.append(steps.pop())
@@ -332,6 +237,7 @@ class Undo(SessionOp):
 
 
 class Redo(SessionOp):
+    label = "Redo"
     def replay(self, steps: Steps, redo: Steps) -> None:
         if redo:
             steps.append(redo.pop())
@@ -341,6 +247,7 @@ class Redo(SessionOp):
 
 
 class Reset(SessionOp):
+    label = "Reset"
     def replay(self, steps: Steps, redo: Steps) -> None:
         steps.clear()
         redo.clear()
@@ -352,6 +259,7 @@ class Reset(SessionOp):
 
 @dataclass(frozen=True)
 class InitialMask(SessionOp):
+    label = "Starting the correction"
     mask: np.ndarray
 
     def act(self, session: InteractiveSession, state: WorkerState) -> object:
@@ -361,6 +269,7 @@ class InitialMask(SessionOp):
 
 @dataclass(frozen=True)
 class Finish(SessionOp):
+    label = "Finishing the object"
     request: FinishRequest
 
     def replay(self, steps: Steps, redo: Steps) -> None:

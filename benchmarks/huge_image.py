@@ -135,9 +135,9 @@ def main() -> int:
 
         reset_peak()
         started = time.perf_counter()
-        controller.project.save()
+        controller.rows.project.save()
         report("save again", time.perf_counter() - started,
-               f"{controller.project.path.stat().st_size / 1024:.0f} KiB project file")
+               f"{controller.rows.project.path.stat().st_size / 1024:.0f} KiB project file")
         controller.shutdown()
     return 0
 

@@ -119,7 +119,7 @@ def run(folder: Path, objects: int) -> None:
         cpus.append(cpu)
         if (index + 1) % 25 == 0:
             print(f"  {index + 1} objects, last {wall:.3f} s wall", flush=True)
-    stored = sum(len(entry.objects) for entry in controller.project.images.values())
+    stored = sum(len(entry.objects) for entry in controller.rows.project.images.values())
     print(f"{len(walls)} objects (click, finish, next image): per object "
           f"{statistics.mean(walls):.3f} s wall (median {statistics.median(walls):.3f}, "
           f"max {max(walls):.3f}), {statistics.mean(cpus):.3f} s CPU; {stored} stored")

@@ -274,7 +274,7 @@ def test_gui_coco_import_tells_and_keeps_existing_objects(qtbot, open_window, mo
     win = open_window(SessionController())
     assert win.open_folder(folder)
     qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=20000)
-    project = win.controller.project
+    project = win.controller.rows.project
     before = _existing_object(project)
     for name in sorted(COCO):
         expected = COCO[name]
@@ -333,7 +333,7 @@ def test_read_only_folder_really_chmodded(qtbot, open_window, clickmask_home: Pa
         win = _annotate_in(qtbot, open_window, folder)
         assert win.errors == []
         [saved] = _data_dir_projects(clickmask_home)
-        assert win.controller.project.path == saved
+        assert win.controller.rows.project.path == saved
         assert len(Project.load(saved).images["good.png"].objects) == 1
         assert sorted(p.name for p in folder.iterdir()) == ["good.png"]
     finally:
@@ -354,7 +354,7 @@ def test_read_only_folder_saves_in_the_data_dir_and_says_so(qtbot, open_window, 
     controller.message.connect(messages.append)
     win = open_window(controller)
     assert win.open_folder(folder)
-    project_path = controller.project.path
+    project_path = controller.rows.project.path
     assert project_path.parent == clickmask_home / "data" / "projects"
     assert messages[0] == f"{folder} is read-only: the project is saved to {project_path} instead."
     qtbot.waitUntil(lambda: controller.session.image is not None, timeout=20000)
@@ -388,7 +388,7 @@ def test_failing_save_beside_the_images_moves_the_project(qtbot, open_window, mo
         f"The project cannot be saved to {beside} (Permission denied). It was saved to "
         f"{moved} instead, and is saved there from now on; your work is safe. Use File > "
         "Save Project As to choose another place."]
-    assert win.controller.project.path == moved
+    assert win.controller.rows.project.path == moved
     assert len(win.controller.rows.current_objects()) == 2
     assert len(Project.load(moved).images["good.png"].objects) == 2
     assert journal_path(moved).exists()  # crash safety followed the project

@@ -139,7 +139,7 @@ def test_painting_a_new_object_from_nothing_and_finishing_it(qtbot, window: Main
     (obj,) = controller.rows.current_objects()
     np.testing.assert_array_equal(obj.mask, painted)
     assert obj.clicks == [] and controller.rows.category_name(obj) == "ball"
-    saved = Project.load(window.controller.project.path)
+    saved = Project.load(window.controller.rows.project.path)
     np.testing.assert_array_equal(saved.images["a.png"].objects[0].mask, painted)
 
 
@@ -275,7 +275,7 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
     np.testing.assert_array_equal(obj.mask, finished & ~window.strokes[0].footprint(SHAPE)
                                   | window.strokes[1].footprint(SHAPE))
     assert obj.source == "corrected"
-    saved = Project.load(controller.project.path)
+    saved = Project.load(controller.rows.project.path)
     np.testing.assert_array_equal(saved.images["a.png"].objects[0].mask, obj.mask)
     # Journaled as changes of the object's mask, each undoable.
     assert [(e.change, e.after.id) for e in journaled] == [(ObjectChange.EDIT_MASK, obj.id)] * 2

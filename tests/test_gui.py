@@ -236,7 +236,7 @@ def test_clicks_during_a_prediction_are_coalesced_and_the_gui_stays_free(
 def test_results_for_a_left_image_are_dropped(qtbot, slow_controller) -> None:
     controller, predictor = slow_controller
     controller.add_click(5, 5, True)
-    controller.next_image()
+    controller.go_to(controller.current_index + 1)
     predictor.release.set()
     qtbot.waitUntil(lambda: not controller.session.busy and controller.session.image is not None)
     assert controller.session.current_file == "b.png"

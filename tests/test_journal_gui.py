@@ -178,7 +178,7 @@ def test_save_as_moves_the_journal_beside_the_new_file(qtbot, make_window, folde
     win = make_window()
     open_folder(qtbot, win, folder)
     click_image(qtbot, win, *CENTER)
-    old = journal_path(win.controller.project.path)
+    old = journal_path(win.controller.rows.project.path)
     assert old.exists()
     new_path = tmp_path / "elsewhere" / "project.json"
     win.controller.save_project_as(new_path)
@@ -197,7 +197,7 @@ def test_save_as_to_a_place_that_cannot_be_written_says_where_it_went(qtbot, mak
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(unwritable), ""))
     win.choose_project_path()
-    saved_at = win.controller.project.path
+    saved_at = win.controller.rows.project.path
     assert saved_at != unwritable and saved_at.exists()
     assert str(saved_at) in win.statusBar().currentMessage()
     assert len(win.errors) == 1 and str(unwritable) in win.errors[0]

@@ -59,7 +59,7 @@ def test_sigkill_of_the_gui_loses_no_finished_object_and_no_click(tmp_path, qtbo
             qtbot.waitUntil(lambda: not win.controller.session.busy, timeout=20000)
             assert win.controller.session.view.clicks == offered  # restored, and predicted again
         assert win.errors == []
-        assert len(Project.load(win.controller.project.path).images[IMAGE_NAME].objects) == count
+        assert len(Project.load(win.controller.rows.project.path).images[IMAGE_NAME].objects) == count
         win.controller.shutdown()  # the next round's process takes the journal over
         win.close()
         objects_before = count

@@ -100,4 +100,4 @@ def test_a_click_finish_next_session_keeps_the_references_to_none(qtbot, open_wi
     # A session only adds references to None (the objects it stores hold some); a leaking
     # binding loses one per void Qt call, hundreds per object.
     assert sys.getrefcount(None) >= before - SESSION_SLACK
-    assert win.errors == [] and len(win.controller.project.images["img05.png"].objects) == 1
+    assert win.errors == [] and len(win.controller.rows.project.images["img05.png"].objects) == 1

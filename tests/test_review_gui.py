@@ -125,7 +125,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     monkeypatch.setattr(main_window, "choose_category", lambda *args, **kwargs: "apple")
     _key(qtbot, window, Qt.Key.Key_L)  # relabel, on to the lemon
     assert _outcomes(window)[102] == "relabelled" and panel.current == 103
-    assert c.rows.category_name(c.project.find_object(102)[1]) == "apple"
+    assert c.rows.category_name(c.rows.project.find_object(102)[1]) == "apple"
 
     _key(qtbot, window, Qt.Key.Key_C)  # correct the lemon with a click
     assert c.session.editing_object_id == 103 and c.session.view.mask[420, 320]
@@ -135,7 +135,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert window.canvas.original_outline_path().boundingRect().bottom() > 438
     _key(qtbot, window, Qt.Key.Key_G)  # accepting the correction finishes it
     assert _outcomes(window)[103] == "corrected" and panel.current == 104
-    lemon = c.project.find_object(103)[1]
+    lemon = c.rows.project.find_object(103)[1]
     assert not lemon.mask[420, 320] and decode_rle(lemon.review.original_rle)[420, 320]
 
     _key(qtbot, window, Qt.Key.Key_X)  # reject the false detection; on to the next image
@@ -166,7 +166,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert _outcomes(window)[104] == "rejected"
 
     # Saved at every step, and the rejected object is kept but never exported.
-    saved = Project.load(c.project.path)
+    saved = Project.load(c.rows.project.path)
     assert {o.id: o.review.outcome for _, o in saved.iter_objects()} == _outcomes(window)
     out = folder.parent / "export.json"
     window.export_coco(out)

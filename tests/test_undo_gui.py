@@ -45,8 +45,8 @@ def win(open_window, qtbot, folder) -> MainWindow:
 def _content(win: MainWindow) -> str:
     """The project's categories and objects, as saved (image sizes and the edit count
     aside: neither is undone); before the first save, as in memory."""
-    path = win.controller.project.path
-    data = (Project.load(path) if path.exists() else win.controller.project).to_json()
+    path = win.controller.rows.project.path
+    data = (Project.load(path) if path.exists() else win.controller.rows.project).to_json()
     data.pop("edit_serial", None)
     for image in data["images"]:
         image.pop("width")
