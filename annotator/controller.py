@@ -77,7 +77,8 @@ class SessionController(QObject):
         s.model_changed.connect(self._on_model_changed)
         s.finished.connect(self.edits.store_finished)
 
-    # -- the model in use (what the model panel reads and sets) ----------------------------
+    # -- the model in use: the session's, here for annotator/model_panel.py (owned by the
+    #    inference work of issue 19); they go once the panel talks to ``session`` ------
     @property
     def model_name(self) -> str:
         return self.session.model_name
