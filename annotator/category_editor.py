@@ -89,7 +89,7 @@ class CategoryEditor(QDialog):
     # -- the list -----------------------------------------------------------------------
     def refresh(self) -> None:
         selected = self.selected_id()
-        categories = self.controller.category_rows()
+        categories = self.controller.rows.category_rows()
         self.table.setRowCount(len(categories))
         for row, category in enumerate(categories):
             swatch = QTableWidgetItem(color_icon(category.color), "")
@@ -121,43 +121,43 @@ class CategoryEditor(QDialog):
 
     # -- commands -----------------------------------------------------------------------
     def add_category(self) -> None:
-        if self.controller.folder is None:
+        if self.controller.rows.folder is None:
             self.show_error("Open a folder first: categories belong to its project.")
             return
         name = self.ask_name("New category")
-        if name is not None and self._try(self.controller.add_category, name):
-            self.select(self.controller.category_rows()[-1].id)
+        if name is not None and self._try(self.controller.edits.add_category, name):
+            self.select(self.controller.rows.category_rows()[-1].id)
 
     def rename_selected(self) -> None:
         category = self._selected()
         if category is not None:
             name = self.ask_name("Rename category", category.name)
             if name is not None:
-                self._try(self.controller.rename_category, category.id, name)
+                self._try(self.controller.edits.rename_category, category.id, name)
 
     def recolor_selected(self) -> None:
         category = self._selected()
         if category is not None:
             color = self.ask_color(category.color)
             if color is not None:
-                self._try(self.controller.recolor_category, category.id, color)
+                self._try(self.controller.edits.recolor_category, category.id, color)
 
     def change_selected_id(self) -> None:
         category = self._selected()
         if category is not None:
             new_id = self.ask_id(category.id)
-            if new_id is not None and self._try(self.controller.change_category_id,
+            if new_id is not None and self._try(self.controller.edits.change_category_id,
                                                 category.id, new_id):
                 self.select(new_id)
 
     def delete_selected(self) -> None:
         category = self._selected()
         if category is not None:
-            self._try(self.controller.delete_category, category.id)
+            self._try(self.controller.edits.delete_category, category.id)
 
     def _selected(self) -> CategoryRow | None:
         category_id = self.selected_id()
-        return next((row for row in self.controller.category_rows() if row.id == category_id),
+        return next((row for row in self.controller.rows.category_rows() if row.id == category_id),
                     None)
 
     def _try(self, change, *args) -> bool:
@@ -182,7 +182,7 @@ class CategoryEditor(QDialog):
         for button in (self.rename_button, self.color_button, self.id_button,
                        self.delete_button):
             button.setEnabled(has)
-        self.add_button.setEnabled(self.controller.folder is not None)
+        self.add_button.setEnabled(self.controller.rows.folder is not None)
 
 
 def choose_category(parent: QWidget, title: str, label: str, categories: Sequence[CategoryRow],

@@ -121,11 +121,12 @@ class MainWindow(QMainWindow):
         self.categories_action = self.make_action("&Categories…", self.open_category_editor,
                                               ["Ctrl+K"], "fa5s.tags",
                                               "Add, rename, recolour or renumber categories")
-        self.undo_action = self.make_action("&Undo", self.controller.undo, ["Ctrl+Z"],
+        self.undo_action = self.make_action("&Undo", self.controller.history.undo, ["Ctrl+Z"],
                                         "fa5s.undo")
-        self.redo_action = self.make_action("&Redo", self.controller.redo,
+        self.redo_action = self.make_action("&Redo", self.controller.history.redo,
                                         ["Ctrl+Shift+Z", "Ctrl+Y"], "fa5s.redo")
-        self.reset_action = self.make_action("Reset &Object", self.controller.reset_object, ["Esc"],
+        self.reset_action = self.make_action("Reset &Object",
+                                             self.controller.history.discard_object, ["Esc"],
                                          "fa5s.times-circle",
                                          "Drop the clicks of the current object")
         self.finish_action = self.make_action("&Finish Object", self.finish_object,
@@ -143,10 +144,12 @@ class MainWindow(QMainWindow):
                                         "fa5s.arrow-right")
         self.fit_action = self.make_action("&Fit to Window", self.canvas.fit, ["F"], "fa5s.expand")
         self.show_all_action = self.make_action(
-            "&Show All Objects", lambda: self.controller.set_current_objects_visible(True),
+            "&Show All Objects", lambda: self.controller.edits.set_objects_visible(
+                self.controller.session.current_file, True),
             ["Shift+H"], "fa5s.eye")
         self.hide_all_action = self.make_action(
-            "&Hide All Objects", lambda: self.controller.set_current_objects_visible(False),
+            "&Hide All Objects", lambda: self.controller.edits.set_objects_visible(
+                self.controller.session.current_file, False),
             ["H"], "fa5s.eye-slash")
         # Category colours by default, as labelme and CVAT draw; per object when touching
         # instances of one category must be told apart.
@@ -161,7 +164,8 @@ class MainWindow(QMainWindow):
                                              "Every action with its keys; change them here")
         self.proposal_actions = [
             self.make_action(f"Pick Proposal &{i + 1}",
-                         lambda _=False, i=i: self.controller.choose_proposal(i), [str(i + 1)],
+                         lambda _=False, i=i: self.controller.session.choose_proposal(i),
+                         [str(i + 1)],
                          tip=f"Continue from the first click's proposal {i + 1}")
             for i in range(3)]
 
@@ -230,11 +234,11 @@ class MainWindow(QMainWindow):
     def open_model_manager(self) -> ModelManagerDialog:
         """Show the (non-modal) model manager; downloads go on while annotating."""
         if self.model_manager is None:
-            self.model_manager = ModelManagerDialog(self.controller.model_title, self)
+            self.model_manager = ModelManagerDialog(self.controller.session.model_title, self)
             self.model_manager.weights_changed.connect(self._on_weights_changed)
             self.model_manager.use_requested.connect(self.model_panel.choose_model)
         else:
-            self.model_manager.set_active_engine(self.controller.model_title)
+            self.model_manager.set_active_engine(self.controller.session.model_title)
             self.model_manager.refresh()
         self.model_manager.show()
         self.model_manager.raise_()
@@ -246,9 +250,9 @@ class MainWindow(QMainWindow):
         self.get_models_button.setVisible(not self.has_neural_weights)
 
     def _on_model_changed(self, name: str) -> None:
-        self.engine_label.setText(f"Engine: {self.controller.model_title}")
+        self.engine_label.setText(f"Engine: {self.controller.session.model_title}")
         if self.model_manager is not None:
-            self.model_manager.set_active_engine(self.controller.model_title)
+            self.model_manager.set_active_engine(self.controller.session.model_title)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -258,7 +262,7 @@ class MainWindow(QMainWindow):
         self.busy_bar.setMaximumHeight(14)
         self.busy_bar.setVisible(False)
         self.timing_label = QLabel("")
-        self.engine_label = QLabel(f"Engine: {self.controller.model_title}")
+        self.engine_label = QLabel(f"Engine: {self.controller.session.model_title}")
         self.engine_label.setToolTip("The model that turns clicks into masks")
         # First run: GrabCut needs no download; the neural models are one click away.
         self.get_models_button = QPushButton(qta.icon("fa5s.download"), "Get neural models…")
@@ -277,8 +281,8 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
         # A BRS click takes seconds on a CPU: say what the wait is for.
-        predicting = busy and self.controller.predicting
-        refining = predicting and self.controller.refines
+        predicting = busy and self.controller.session.predicting
+        refining = predicting and self.controller.session.refines
         if refining:
             self.timing_label.setText(f"refining with {self.controller.options.brs_mode}…")
         self.busy_indicator.set_busy(
@@ -298,7 +302,7 @@ class MainWindow(QMainWindow):
         c.model_changed.connect(self._on_model_changed)
         c.prediction_timed.connect(lambda s: self.timing_label.setText(f"last click {s:.2f} s"))
         c.proposals_changed.connect(self._refresh_proposals)
-        self.proposals_strip.chosen.connect(c.choose_proposal)
+        self.proposals_strip.chosen.connect(c.session.choose_proposal)
         self.model_panel.manager_requested.connect(self.open_model_manager)
         self.view_panel.changed.connect(self.apply_view_settings)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -306,7 +310,7 @@ class MainWindow(QMainWindow):
         self.canvas.clicked.connect(c.add_click)
         self.canvas.finish_requested.connect(self.finish_object)
         self.image_list.image_activated.connect(self.go_to)
-        self.objects_panel.visibility_toggled.connect(c.set_object_visible)
+        self.objects_panel.visibility_toggled.connect(c.edits.set_object_visible)
         self.objects_panel.correct_requested.connect(self.correct_object)
         self.objects_panel.rename_requested.connect(self.rename_object)
         self.objects_panel.delete_requested.connect(self.delete_object)
@@ -314,11 +318,11 @@ class MainWindow(QMainWindow):
     # -- questions to the user (tests replace these) -------------------------------------------
     def ask_category(self) -> str | None:
         """The category of the object being finished, or None if the user cancelled."""
-        last = self.controller.last_category
+        last = self.controller.edits.last_category
         if last and self.reuse_category_action.isChecked():
             return last
         return choose_category(self, "Finish object", "Category:",
-                               self.controller.category_rows(), last)
+                               self.controller.rows.category_rows(), last)
 
     def ask_leave_object(self) -> str:
         """'finish', 'discard' or 'stay' when leaving an image with an unfinished object."""
@@ -356,13 +360,13 @@ class MainWindow(QMainWindow):
         except ProjectError as exc:
             self.show_error(str(exc))
             return False
-        remember_folder(self.controller.folder)
+        remember_folder(self.controller.rows.folder)
         recovery = self.controller.recovery
         if recovery is not None and recovery.in_progress is not None:
             if self.ask_restore(recovery.in_progress):
-                self.controller.restore_in_progress(recovery.in_progress)
+                self.controller.history.restore_in_progress(recovery.in_progress)
             else:
-                self.controller.discard_recovered()
+                self.controller.history.discard_recovered()
         return True
 
     def choose_folder(self) -> None:
@@ -382,7 +386,7 @@ class MainWindow(QMainWindow):
 
     def reopen_last_folder(self) -> None:
         """Open the most recent folder other than the one open now."""
-        current = self.controller.folder
+        current = self.controller.rows.folder
         folder = next((f for f in recent_folders() if f != current), None)
         if folder is None:
             self.statusBar().showMessage("No other folder was opened before.", 4000)
@@ -422,7 +426,7 @@ class MainWindow(QMainWindow):
             if self._may_leave_image():
                 self.open_folder(drop.path)
         elif drop.kind == "coco":
-            if self.controller.folder is None:
+            if self.controller.rows.folder is None:
                 self.show_error(f"Open the folder of the images first, then drop "
                                 f"{drop.path.name} again to import its annotations.")
             else:
@@ -431,28 +435,28 @@ class MainWindow(QMainWindow):
             self.show_error(drop.reason)
 
     def choose_project_path(self) -> None:
-        if self.controller.project_path is None:
+        if self.controller.rows.project_path is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save project as",
-                                              str(self.controller.project_path),
+                                              str(self.controller.rows.project_path),
                                               "Clickmask project (*.json)")
         if path and self.controller.save_project_as(path):
-            self.statusBar().showMessage(f"Project saved to {self.controller.project_path}",
+            self.statusBar().showMessage(f"Project saved to {self.controller.rows.project_path}",
                                          6000)
 
     def choose_coco_import(self) -> None:
-        if self.controller.folder is None:
+        if self.controller.rows.folder is None:
             self.show_error("Open the folder of the images first, then import its COCO file.")
             return
         path, _ = QFileDialog.getOpenFileName(self, "Import COCO annotations",
-                                              str(self.controller.folder),
+                                              str(self.controller.rows.folder),
                                               "COCO JSON (*.json);;All files (*)")
         if path:
             self.import_coco(path)
 
     def import_coco(self, path: str | Path) -> None:
         try:
-            report = self.controller.import_coco(path)
+            report = self.controller.edits.import_coco(path)
         except CocoFormatError as exc:
             self.show_error(str(exc))
             return
@@ -463,7 +467,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     def choose_coco_export(self) -> None:
-        folder = self.controller.folder
+        folder = self.controller.rows.folder
         if folder is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export COCO annotations",
@@ -474,7 +478,7 @@ class MainWindow(QMainWindow):
 
     def export_coco(self, path: str | Path) -> BackgroundJob:
         """Export on a background thread with a cancellable progress dialog."""
-        snapshot = self.controller.export_snapshot()  # the user may keep annotating
+        snapshot = self.controller.rows.export_snapshot()  # the user may keep annotating
         job = BackgroundJob(lambda progress, cancel: export_coco(
             snapshot, path, progress=progress, cancel=cancel), self)
         dialog = QProgressDialog("Exporting COCO annotations…", "Cancel", 0, 0, self)
@@ -513,8 +517,8 @@ class MainWindow(QMainWindow):
         if not c.has_object_in_progress:
             self.statusBar().showMessage("Nothing to finish: click on an object first.", 4000)
             return False
-        category = None if c.editing_object_id is not None else self.ask_category()
-        if c.editing_object_id is None and not category:
+        category = None if c.session.editing_object_id is not None else self.ask_category()
+        if c.session.editing_object_id is None and not category:
             return False
         c.finish_object(category)
         return True
@@ -552,14 +556,14 @@ class MainWindow(QMainWindow):
             self.delete_object(object_id)
 
     def delete_object(self, object_id: int) -> None:
-        self.controller.delete_object(object_id)
+        self.controller.edits.delete_object(object_id)
 
     def rename_object(self, object_id: int) -> None:
-        row = self.controller.object_row(object_id)
+        row = self.controller.rows.object_row(object_id)
         name = choose_category(self, "Object category", f"Category of object #{row.id}:",
-                               self.controller.category_rows(), row.category)
+                               self.controller.rows.category_rows(), row.category)
         if name:
-            self.controller.rename_object(object_id, name)
+            self.controller.edits.rename_object(object_id, name)
 
     def go_to(self, index: int) -> None:
         if index != self.controller.current_index and self._may_leave_image():
@@ -587,23 +591,23 @@ class MainWindow(QMainWindow):
         if answer == "finish":
             return self.finish_object()
         if answer == "discard":
-            self.controller.reset_object()
+            self.controller.history.discard_object()
             return True
         return False
 
     # -- refresh on controller signals ---------------------------------------------------------
     def _on_project_opened(self) -> None:
         c = self.controller
-        self.setWindowTitle(f"Clickmask — {c.folder.name if c.folder else ''}")
+        self.setWindowTitle(f"Clickmask — {c.rows.folder.name if c.rows.folder else ''}")
         self.image_list.set_files(c.files)
-        self.statusBar().showMessage(f"Project file: {c.project_path}", 8000)
+        self.statusBar().showMessage(f"Project file: {c.rows.project_path}", 8000)
 
     def _on_image_loading(self, file_name: str) -> None:
         self.image_list.select_row(self.controller.current_index)
         self.canvas.show_placeholder(f"Loading {file_name}…")
 
     def _on_image_loaded(self, file_name: str, image: np.ndarray) -> None:
-        self.canvas.set_image(image, self.controller.display_image)
+        self.canvas.set_image(image, self.controller.session.display_image)
         self.canvas.setFocus()
         height, width = image.shape[:2]
         self.statusBar().showMessage(f"{file_name}  {width}×{height}", 4000)
@@ -615,40 +619,41 @@ class MainWindow(QMainWindow):
 
     def _refresh_session(self) -> None:
         c = self.controller
-        self.canvas.set_clicks(c.displayed_clicks)
-        self.canvas.set_current_mask(c.view.mask, c.view.probability)
+        self.canvas.set_clicks(c.session.displayed_clicks)
+        self.canvas.set_current_mask(c.session.view.mask, c.session.view.probability)
         self._refresh_history()
 
     def _refresh_history(self) -> None:
         """Edit > Undo / Redo: the clicks of the object in progress, else project edits."""
         c = self.controller
-        self.undo_action.setEnabled(c.can_undo)
-        self.redo_action.setEnabled(c.can_redo)
-        self.undo_action.setText(f"&Undo {c.undo_text}" if c.undo_text else "&Undo")
-        self.redo_action.setText(f"&Redo {c.redo_text}" if c.redo_text else "&Redo")
+        self.undo_action.setEnabled(c.history.can_undo)
+        self.redo_action.setEnabled(c.history.can_redo)
+        self.undo_action.setText(f"&Undo {c.history.undo_text}" if c.history.undo_text else "&Undo")
+        self.redo_action.setText(f"&Redo {c.history.redo_text}" if c.history.redo_text else "&Redo")
 
     def apply_view_settings(self, settings: ViewSettings) -> None:
         """Threshold the current mask and redraw masks and clicks as ``settings`` say."""
         self.canvas.set_display(settings.opacity, settings.marker_radius,
                                 settings.boundary_only, settings.probability_map)
-        if settings.threshold != self.controller.prob_thresh:
-            self.controller.set_threshold(settings.threshold)  # redraws the current mask
+        if settings.threshold != self.controller.session.prob_thresh:
+            self.controller.session.set_threshold(settings.threshold)  # redraws the current mask
         self._refresh_objects()
 
     def _refresh_proposals(self) -> None:
         c = self.controller
-        self.proposals_strip.set_proposals(c.image, c.view.proposals, c.view.current_proposal)
+        view = c.session.view
+        self.proposals_strip.set_proposals(c.session.image, view.proposals, view.current_proposal)
 
     def _refresh_objects(self) -> None:
         c = self.controller
-        rows = c.object_rows()
+        rows = c.rows.object_rows()
         by_category = self.color_by_category_action.isChecked()
         colors = {row.id: display_color(row, by_category) for row in rows}
-        self.objects_panel.set_objects(rows, c.editing_object_id, colors)
+        self.objects_panel.set_objects(rows, c.session.editing_object_id, colors)
         if self.canvas.image_shape is not None:
             # An object whose image file changed size since cannot be drawn on it.
-            shown = [(c.object_mask(row.id), colors[row.id]) for row in rows
-                     if row.visible and not row.rejected and row.id != c.editing_object_id
+            shown = [(c.rows.object_mask(row.id), colors[row.id]) for row in rows
+                     if row.visible and not row.rejected and row.id != c.session.editing_object_id
                      and row.size == self.canvas.image_shape]
             self.canvas.set_objects_layer(self.canvas.masks_layer(shown) if shown else None)
         self.image_list.refresh()
@@ -659,7 +664,7 @@ class MainWindow(QMainWindow):
 
     def _image_status(self, file_name: str) -> ImageStatus:
         """What the image list shows of ``file_name``, asked when its row is drawn."""
-        row = self.controller.image_row(file_name)
+        row = self.controller.rows.image_row(file_name)
         return ImageStatus(row.objects, row.review, self.controller.unreadable.get(file_name))
 
     # -- lifetime ------------------------------------------------------------------------------

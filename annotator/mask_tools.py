@@ -78,7 +78,7 @@ class MaskTools(QObject):
         self.toolbar.addAction(self.keep_largest_action)
         self.toolbar.addAction(self.fill_holes_action)
         # A stroke over what is painted already is common: no message when nothing changes.
-        canvas.stroked.connect(lambda stroke: controller.edit_mask(stroke.apply))
+        canvas.stroked.connect(lambda stroke: controller.session.edit_mask(stroke.apply))
         # A stroke's preview stays until the worker has applied it, so it never blinks out.
         controller.busy_changed.connect(lambda busy: busy or canvas.clear_strokes())
 
@@ -107,17 +107,17 @@ class MaskTools(QObject):
     def clean_up(self, edit: Callable[[np.ndarray], np.ndarray], what: str) -> None:
         """Apply ``edit`` to the object in progress, else to the selected object."""
         controller = self._controller
-        if controller.image is None:
+        if controller.session.image is None:
             return
         if controller.has_object_in_progress:
-            controller.edit_mask(edit, what)
+            controller.session.edit_mask(edit, what)
             return
         object_id = self._selected_object()
         if object_id is None:
             self._window.statusBar().showMessage(
                 f"{what}: segment an object or select one in the Objects panel first.", 4000)
         else:
-            controller.edit_object(object_id, edit, what)
+            controller.edits.edit_object(object_id, edit, what)
 
     def _action(self, text: str, slot, key: str | None = None, icon: str | None = None,
                 tip: str | None = None) -> QAction:

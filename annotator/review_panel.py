@@ -192,7 +192,7 @@ class ReviewPanel(QScrollArea):
 
     def queue(self) -> ReviewQueue:
         """The queue in the chosen scope."""
-        file_name = self.controller.current_file
+        file_name = self.controller.session.current_file
         if self.whole_folder:
             return self._queue
         return self._queue.only(file_name) if file_name else ReviewQueue([])
@@ -203,10 +203,10 @@ class ReviewPanel(QScrollArea):
     def refresh(self) -> None:
         """Re-read the queue; keep the object under review, or pick one on this image."""
         had_items = len(self._queue) > 0
-        self._queue = self.controller.review_queue()
+        self._queue = self.controller.rows.review_queue()
         if len(self._queue) and not had_items and self.parentWidget() is not None:
             self.parentWidget().raise_()  # the dock's tab: imported objects arrived
-        file_name = self.controller.current_file
+        file_name = self.controller.session.current_file
         item = self.current_item()
         if item is None or (item.file_name != file_name and self._queue.only(file_name or "")):
             here = self._queue.only(file_name) if file_name else ReviewQueue([])
@@ -232,18 +232,18 @@ class ReviewPanel(QScrollArea):
                      f"{'folder' if self.whole_folder else 'image'}" if where is not None
                      else "not in this scope")
             editing = (" · <i>correcting: click, then Space or G to finish</i>"
-                       if item.object_id == self.controller.editing_object_id else "")
+                       if item.object_id == self.controller.session.editing_object_id else "")
             self.status_label.setText(
                 f"<span style='color: {OUTCOME_COLORS[item.outcome]}'><b>{item.outcome}"
                 f"</b></span> · {place}{editing}")
-        on_image = item is not None and item.file_name == self.controller.current_file
+        on_image = item is not None and item.file_name == self.controller.session.current_file
         for action in (self.accept_action, self.correct_action, self.relabel_action,
                        self.reject_action):
             action.setEnabled(item is not None)
         self.revert_action.setEnabled(on_image and item.done)  # undo what is seen only
         for action in (self.previous_action, self.next_action):
             action.setEnabled(len(queue) > 0)
-        image = self._queue.counts(self.controller.current_file or "")
+        image = self._queue.counts(self.controller.session.current_file or "")
         folder = self._queue.counts()
         for outcome in REVIEW_OUTCOMES:
             self._count_labels[(outcome, "image")].setText(str(image[outcome]))
@@ -253,9 +253,10 @@ class ReviewPanel(QScrollArea):
 
     def _draw_outline(self, item: ReviewItem | None) -> None:
         c = self.controller
-        shown = item is not None and item.file_name == c.current_file and c.image is not None
+        shown = (item is not None and item.file_name == c.session.current_file
+                 and c.session.image is not None)
         self.host.canvas.set_original_outline(
-            c.imported_mask(item.object_id) if shown else None)
+            c.rows.imported_mask(item.object_id) if shown else None)
 
     # -- stepping ---------------------------------------------------------------------------
     def go_next(self) -> None:
@@ -276,18 +277,18 @@ class ReviewPanel(QScrollArea):
         """Make ``item`` the object under review: its image, selected, zoomed to.
         False when the user chose to stay with an unfinished object on another image."""
         c = self.controller
-        if item.file_name != c.current_file:
+        if item.file_name != c.session.current_file:
             self.host.go_to(c.files.index(item.file_name))
-            if c.current_file != item.file_name:
+            if c.session.current_file != item.file_name:
                 return False
-        elif c.editing_object_id not in (None, item.object_id):
+        elif c.session.editing_object_id not in (None, item.object_id):
             # Moving on from a correction in progress: finish, discard or stay, as on leaving.
             if not self.host.may_leave_object():
                 return False
         self.current = item.object_id
         self.host.select_object(item.object_id)
         self.refresh()
-        if c.image is None:
+        if c.session.image is None:
             self._zoom_when_loaded = True  # the canvas fits the image once it arrives
         else:
             self._zoom_to_current()
@@ -296,9 +297,9 @@ class ReviewPanel(QScrollArea):
     def _zoom_to_current(self) -> None:
         if self.current is None:
             return
-        imported = self.controller.imported_mask(self.current)
-        on_image = {row.id for row in self.controller.object_rows()}
-        now = self.controller.object_mask(self.current) if self.current in on_image else None
+        imported = self.controller.rows.imported_mask(self.current)
+        on_image = {row.id for row in self.controller.rows.object_rows()}
+        now = self.controller.rows.object_mask(self.current) if self.current in on_image else None
         if imported is None:
             return
         both = imported | now if now is not None and now.shape == imported.shape else imported
@@ -312,7 +313,7 @@ class ReviewPanel(QScrollArea):
         if item is None:
             self._say("No imported object to review here.")
             return None
-        if item.file_name != self.controller.current_file:
+        if item.file_name != self.controller.session.current_file:
             self.show_item(item)
             return None
         return item.object_id
@@ -321,28 +322,28 @@ class ReviewPanel(QScrollArea):
         object_id = self._target()
         if object_id is None:
             return
-        if self.controller.editing_object_id == object_id:
+        if self.controller.session.editing_object_id == object_id:
             # Accepting the correction in progress: finishing marks it corrected.
             if not self.host.finish_object():
                 return
         else:
-            self.controller.set_review_outcome(object_id, "accepted")
+            self.controller.edits.set_review_outcome(object_id, "accepted")
         self._advance()
 
     def reject_current(self) -> None:
         object_id = self._target()
         if object_id is not None:
-            self.controller.set_review_outcome(object_id, "rejected")
+            self.controller.edits.set_review_outcome(object_id, "rejected")
             self._advance()
 
     def revert_current(self) -> None:
         object_id = self._target()
         if object_id is not None:
-            self.controller.set_review_outcome(object_id, "pending")
+            self.controller.edits.set_review_outcome(object_id, "pending")
 
     def correct_current(self) -> None:
         object_id = self._target()
-        if object_id is not None and object_id != self.controller.editing_object_id:
+        if object_id is not None and object_id != self.controller.session.editing_object_id:
             self.host.correct_object(object_id)
 
     def relabel_current(self) -> None:

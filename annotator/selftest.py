@@ -106,35 +106,37 @@ def _checks(folder: Path, timeout: float) -> Iterator[str]:
     controller = window.controller
     window.show()
     yield f"Qt started ({app.platformName()}), main window with icons, " \
-          f"engine {controller.model_title}"
+          f"engine {controller.session.model_title}"
 
     try:
         if not window.open_folder(folder):
             raise SelfTestFailure(f"could not open {folder}: {'; '.join(errors)}")
         if not controller.files:
             raise SelfTestFailure(f"no images found in {folder}")
-        _wait(lambda: (controller.image is not None
-                       or controller.current_file in controller.unreadable),
-              timeout, f"{controller.current_file} to load")
-        if controller.image is None:
-            raise SelfTestFailure(f"{controller.current_file} did not load: "
-                                  f"{controller.unreadable[controller.current_file]}")
-        height, width = controller.image.shape[:2]
-        yield f"opened {folder} ({len(controller.files)} images), {controller.current_file} " \
+        _wait(lambda: (controller.session.image is not None
+                       or controller.session.current_file in controller.unreadable),
+              timeout, f"{controller.session.current_file} to load")
+        if controller.session.image is None:
+            raise SelfTestFailure(f"{controller.session.current_file} did not load: "
+                                  f"{controller.unreadable[controller.session.current_file]}")
+        height, width = controller.session.image.shape[:2]
+        yield f"opened {folder} ({len(controller.files)} images), " \
+              f"{controller.session.current_file} " \
               f"is {width}x{height}"
 
         clicked = time.perf_counter()
         controller.add_click(height // 2, width // 2, True)
-        _wait(lambda: not controller.busy, timeout, "the click's prediction")
+        _wait(lambda: not controller.session.busy, timeout, "the click's prediction")
         seconds = time.perf_counter() - clicked
         if errors:
             raise SelfTestFailure(f"the click failed: {'; '.join(errors)}")
-        mask = controller.view.mask
+        mask = controller.session.view.mask
         if mask is None or not mask.any():
-            raise SelfTestFailure(f"one click with {controller.model_title} gave an empty mask")
-        yield f"1 click with {controller.model_title}: mask of {int(mask.sum())} pixels " \
+            raise SelfTestFailure(f"one click with {controller.session.model_title} gave an "
+                                  "empty mask")
+        yield f"1 click with {controller.session.model_title}: mask of {int(mask.sum())} pixels " \
               f"in {seconds:.2f} s"
-        image = controller.image
+        image = controller.session.image
     finally:
         window.close()  # discards the object, stops the worker
         window.deleteLater()

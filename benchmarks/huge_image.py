@@ -104,7 +104,7 @@ def main() -> int:
         window.show()
         controller = window.controller
         window.open_folder(folder)
-        wait(lambda: controller.image is not None and not controller.busy)
+        wait(lambda: controller.session.image is not None and not controller.session.busy)
         app.processEvents()
         report("open in the GUI", time.perf_counter() - started,
                f"display copy {window.canvas.display_shape}")
@@ -114,10 +114,10 @@ def main() -> int:
         for fy, fx, positive in CLICKS:
             started = time.perf_counter()
             controller.add_click(fy * args.size, fx * args.size, positive)
-            wait(lambda: not controller.busy)
+            wait(lambda: not controller.session.busy)
             app.processEvents()
             times.append(time.perf_counter() - started)
-        stored = controller._session.stored_map_bytes
+        stored = controller.session.queue.state.session.stored_map_bytes
         report("5 GrabCut clicks", sum(times),
                f"{sum(times) / len(times):.2f} s/click (each: "
                + ", ".join(f"{t:.2f}" for t in times)
@@ -128,16 +128,16 @@ def main() -> int:
         reset_peak()
         started = time.perf_counter()
         controller.finish_object("disk")  # the controller saves the project after it
-        wait(lambda: not controller.busy and bool(controller.current_objects()))
+        wait(lambda: not controller.session.busy and bool(controller.rows.current_objects()))
         app.processEvents()
-        area = controller.current_objects()[0].mask.sum() / args.size ** 2
+        area = controller.rows.current_objects()[0].mask.sum() / args.size ** 2
         report("finish (and save)", time.perf_counter() - started, f"object covers {area:.1%}")
 
         reset_peak()
         started = time.perf_counter()
-        controller.project.save()
+        controller.rows.project.save()
         report("save again", time.perf_counter() - started,
-               f"{controller.project.path.stat().st_size / 1024:.0f} KiB project file")
+               f"{controller.rows.project.path.stat().st_size / 1024:.0f} KiB project file")
         controller.shutdown()
     return 0
 

@@ -88,8 +88,8 @@ def run(folder: Path, objects: int) -> None:
             time.sleep(0.001)
 
     def shown(index: int) -> Callable[[], bool]:
-        return lambda: (controller.current_index == index and controller.image is not None
-                        and not controller.busy)
+        return lambda: (controller.current_index == index and controller.session.image is not None
+                        and not controller.session.busy)
 
     none_before = sys.getrefcount(None)
     clock = Clock.start()
@@ -104,13 +104,13 @@ def run(folder: Path, objects: int) -> None:
     walls, cpus = [], []
     for index in range(min(objects, count - 1)):
         clock = Clock.start()
-        before = len(controller.current_objects())
+        before = len(controller.rows.current_objects())
         viewport_pos = window.canvas.mapFromScene(QPointF(DISK[1] + 0.5, DISK[0] + 0.5))
         QTest.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=viewport_pos)
-        wait(lambda: controller.view.mask is not None and not controller.busy, "the click")
+        wait(lambda: controller.session.view.mask is not None and not controller.session.busy, "the click")
         window.finish_action.trigger()
-        wait(lambda: not controller.busy, "the finish")
-        if len(controller.current_objects()) != before + 1:
+        wait(lambda: not controller.session.busy, "the finish")
+        if len(controller.rows.current_objects()) != before + 1:
             raise SystemExit(f"object {index + 1} was not stored: {errors}")
         window.next_action.trigger()
         wait(shown(index + 1), f"image {index + 2}")
@@ -119,7 +119,7 @@ def run(folder: Path, objects: int) -> None:
         cpus.append(cpu)
         if (index + 1) % 25 == 0:
             print(f"  {index + 1} objects, last {wall:.3f} s wall", flush=True)
-    stored = sum(len(entry.objects) for entry in controller.project.images.values())
+    stored = sum(len(entry.objects) for entry in controller.rows.project.images.values())
     print(f"{len(walls)} objects (click, finish, next image): per object "
           f"{statistics.mean(walls):.3f} s wall (median {statistics.median(walls):.3f}, "
           f"max {max(walls):.3f}), {statistics.mean(cpus):.3f} s CPU; {stored} stored")

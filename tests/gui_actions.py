@@ -12,13 +12,13 @@ WAIT_MS = 120_000
 
 
 def wait_idle(qtbot, win) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not win.controller.session.busy, timeout=WAIT_MS)
 
 
 def open_folder(qtbot, win, folder: Path) -> None:
     """Open ``folder`` in ``win`` and wait until its first image is shown."""
     assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=WAIT_MS)
     wait_idle(qtbot, win)
 
 

@@ -66,7 +66,7 @@ def main(folder: Path, seed: int) -> int:
             window.finish_action.trigger()
 
     def tick() -> None:
-        if controller.busy or controller.image is None:
+        if controller.session.busy or controller.session.image is None:
             QTimer.singleShot(2, tick)
             return
         if done["number"] is None:

@@ -24,7 +24,7 @@ def main(folder: Path) -> int:
     def click_then_quit() -> None:
         window = next((w for w in QApplication.topLevelWidgets()
                        if isinstance(w, MainWindow)), None)
-        if window is None or window.controller.image is None:
+        if window is None or window.controller.session.image is None:
             QTimer.singleShot(50, click_then_quit)
             return
         QTest.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton,

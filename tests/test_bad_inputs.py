@@ -224,14 +224,14 @@ def test_cli_export_of_a_file_that_is_no_project(name: str, tmp_path: Path, caps
 # -- GUI -------------------------------------------------------------------------------------
 
 def _wait_idle(qtbot, win) -> None:
-    qtbot.waitUntil(lambda: not win.controller.busy, timeout=20000)
+    qtbot.waitUntil(lambda: not win.controller.session.busy, timeout=20000)
 
 
 def _click_and_finish(qtbot, win, y: float, x: float) -> None:
     pos = win.canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
     qtbot.mouseClick(win.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     _wait_idle(qtbot, win)
-    assert win.controller.view.mask is not None and win.controller.view.mask.any()
+    assert win.controller.session.view.mask is not None and win.controller.session.view.mask.any()
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
     _wait_idle(qtbot, win)
 
@@ -245,7 +245,7 @@ def test_gui_marks_each_unreadable_image_with_its_reason(qtbot, open_window,
     controller = win.controller
     for row, name in enumerate(controller.files):
         win.go_to(row)
-        qtbot.waitUntil(lambda: controller.image is not None or name in controller.unreadable,
+        qtbot.waitUntil(lambda: controller.session.image is not None or name in controller.unreadable,
                         timeout=20000)
         _wait_idle(qtbot, win)
         expected = IMAGES[name]
@@ -273,8 +273,8 @@ def test_gui_coco_import_tells_and_keeps_existing_objects(qtbot, open_window, mo
     folder = _copy_images(tmp_path)
     win = open_window(SessionController())
     assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=20000)
-    project = win.controller.project
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=20000)
+    project = win.controller.rows.project
     before = _existing_object(project)
     for name in sorted(COCO):
         expected = COCO[name]
@@ -309,7 +309,7 @@ def _data_dir_projects(home: Path) -> list[Path]:
 def _annotate_in(qtbot, open_window, folder: Path):
     win = open_window(SessionController())
     assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=20000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=20000)
     _wait_idle(qtbot, win)
     _click_and_finish(qtbot, win, 30, 30)  # the gray middle of good.png
     return win
@@ -333,7 +333,7 @@ def test_read_only_folder_really_chmodded(qtbot, open_window, clickmask_home: Pa
         win = _annotate_in(qtbot, open_window, folder)
         assert win.errors == []
         [saved] = _data_dir_projects(clickmask_home)
-        assert win.controller.project.path == saved
+        assert win.controller.rows.project.path == saved
         assert len(Project.load(saved).images["good.png"].objects) == 1
         assert sorted(p.name for p in folder.iterdir()) == ["good.png"]
     finally:
@@ -354,10 +354,10 @@ def test_read_only_folder_saves_in_the_data_dir_and_says_so(qtbot, open_window, 
     controller.message.connect(messages.append)
     win = open_window(controller)
     assert win.open_folder(folder)
-    project_path = controller.project.path
+    project_path = controller.rows.project.path
     assert project_path.parent == clickmask_home / "data" / "projects"
     assert messages[0] == f"{folder} is read-only: the project is saved to {project_path} instead."
-    qtbot.waitUntil(lambda: controller.image is not None, timeout=20000)
+    qtbot.waitUntil(lambda: controller.session.image is not None, timeout=20000)
     _click_and_finish(qtbot, win, 30, 30)
     assert win.errors == []
     assert len(Project.load(project_path).images["good.png"].objects) == 1
@@ -388,8 +388,8 @@ def test_failing_save_beside_the_images_moves_the_project(qtbot, open_window, mo
         f"The project cannot be saved to {beside} (Permission denied). It was saved to "
         f"{moved} instead, and is saved there from now on; your work is safe. Use File > "
         "Save Project As to choose another place."]
-    assert win.controller.project.path == moved
-    assert len(win.controller.current_objects()) == 2
+    assert win.controller.rows.project.path == moved
+    assert len(win.controller.rows.current_objects()) == 2
     assert len(Project.load(moved).images["good.png"].objects) == 2
     assert journal_path(moved).exists()  # crash safety followed the project
     # Opening the folder again finds the moved project, not the stale one beside the images.
@@ -425,7 +425,7 @@ def test_non_ascii_folder_open_save_journal_export(qtbot, open_window, tmp_path:
     assert [p.name for p in list_images(folder)] == ["photo ü 1.png"]
     win = open_window(SessionController())
     assert win.open_folder(folder)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=20000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=20000)
     _click_and_finish(qtbot, win, 30, 30)
     assert win.errors == []
     project_path = folder / PROJECT_FILE_NAME

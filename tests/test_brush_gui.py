@@ -43,7 +43,7 @@ def window(qtbot, open_window, tmp_path: Path) -> MainWindow:
     cv2.imwrite(str(tmp_path / "a.png"), image[..., ::-1])
     win = open_window(SessionController(), category="ball")
     assert win.open_folder(tmp_path)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
     wait_idle(qtbot, win)
     win.strokes = []
     win.canvas.stroked.connect(win.strokes.append)
@@ -85,7 +85,7 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
     controller = window.controller
     _, disk = _disk_image()
     _click(qtbot, window, *DISK_CENTER)
-    clicked = controller.view.mask.copy()
+    clicked = controller.session.view.mask.copy()
     assert mask_iou(clicked, disk) > 0.9
 
     press_key(qtbot, window, Qt.Key.Key_B)
@@ -94,25 +94,25 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
     (stroke,) = window.strokes
     assert not stroke.erase and stroke.radius == window.canvas.brush_radius
     assert stroke.points[0] == (130, 20) and stroke.points[-1] == (130, 100)
-    painted = controller.view.mask.copy()
+    painted = controller.session.view.mask.copy()
     np.testing.assert_array_equal(painted, clicked | stroke.footprint(SHAPE))
     assert window.canvas.marker_positions == [(*DISK_CENTER, True)]  # no click was added
 
     _drag(qtbot, window, [*[(DISK_CENTER[0], x) for x in (70, 80, 90)]], button=RIGHT)
-    erased = controller.view.mask.copy()
+    erased = controller.session.view.mask.copy()
     assert window.strokes[1].erase and not erased[DISK_CENTER]
-    assert controller.view.step_clicks == ((controller.view.clicks[0],), (), ())
+    assert controller.session.view.step_clicks == ((controller.session.view.clicks[0],), (), ())
 
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
-    np.testing.assert_array_equal(controller.view.mask, painted)
+    np.testing.assert_array_equal(controller.session.view.mask, painted)
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
-    np.testing.assert_array_equal(controller.view.mask, clicked)
-    assert len(controller.view.clicks) == 1
+    np.testing.assert_array_equal(controller.session.view.mask, clicked)
+    assert len(controller.session.view.clicks) == 1
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
-    assert controller.view.clicks == [] and controller.view.mask is None
+    assert controller.session.view.clicks == [] and controller.session.view.mask is None
     for _ in range(3):
         press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
-    np.testing.assert_array_equal(controller.view.mask, erased)
+    np.testing.assert_array_equal(controller.session.view.mask, erased)
 
     # The next click continues from the edited mask.
     seen = []
@@ -123,7 +123,7 @@ def test_strokes_are_undone_and_redone_with_the_clicks(qtbot, window: MainWindow
     assert window.canvas.tool == "click"
     _click(qtbot, window, 150, 190, positive=False)
     np.testing.assert_array_equal(seen[0], erased.astype(np.float32))
-    assert len(controller.view.clicks) == 2 and window.errors == []
+    assert len(controller.session.view.clicks) == 2 and window.errors == []
 
 
 def test_painting_a_new_object_from_nothing_and_finishing_it(qtbot, window: MainWindow) -> None:
@@ -131,15 +131,15 @@ def test_painting_a_new_object_from_nothing_and_finishing_it(qtbot, window: Main
     assert not controller.has_object_in_progress
     press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(120, 120), (125, 140), (140, 160)])
-    assert controller.has_object_in_progress and controller.view.clicks == []
+    assert controller.has_object_in_progress and controller.session.view.clicks == []
     painted = _footprints(window)
     assert painted[120, 120] and painted[140, 160] and painted.sum() > 100
-    np.testing.assert_array_equal(controller.view.mask, painted)
+    np.testing.assert_array_equal(controller.session.view.mask, painted)
     press_key(qtbot, window, Qt.Key.Key_Return)
-    (obj,) = controller.current_objects()
+    (obj,) = controller.rows.current_objects()
     np.testing.assert_array_equal(obj.mask, painted)
-    assert obj.clicks == [] and controller.category_name(obj) == "ball"
-    saved = Project.load(window.controller.project.path)
+    assert obj.clicks == [] and controller.rows.category_name(obj) == "ball"
+    saved = Project.load(window.controller.rows.project.path)
     np.testing.assert_array_equal(saved.images["a.png"].objects[0].mask, painted)
 
 
@@ -156,13 +156,13 @@ def test_erasing_everything_leaves_an_empty_mask_that_cannot_be_finished(
     _drag(qtbot, window, [(0, x) for x in range(0, SHAPE[1] + 1, 20)]
           + [(SHAPE[0] - 1, x) for x in range(SHAPE[1], -1, -20)])
     assert window.strokes[-1].erase
-    assert controller.view.mask is not None and not controller.view.mask.any()
+    assert controller.session.view.mask is not None and not controller.session.view.mask.any()
     assert controller.has_object_in_progress
     press_key(qtbot, window, Qt.Key.Key_Return)
-    assert controller.current_objects() == []
+    assert controller.rows.current_objects() == []
     assert window.statusBar().currentMessage() == "The mask is empty: nothing to finish."
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)  # the disk is back
-    assert controller.view.mask[DISK_CENTER]
+    assert controller.session.view.mask[DISK_CENTER]
 
 
 def test_brush_size_keys_and_cursor(qtbot, window: MainWindow) -> None:
@@ -193,28 +193,28 @@ def test_a_stroke_is_previewed_until_the_worker_applied_it(qtbot, window: MainWi
     qtbot.mousePress(viewport, LEFT, pos=_view_pos(window, 100, 100))
     qtbot.mouseMove(viewport, pos=_view_pos(window, 100, 130))
     assert canvas.stroke_previews == 1  # drawn while dragging
-    assert window.controller.view.mask is None  # nothing sent yet
+    assert window.controller.session.view.mask is None  # nothing sent yet
     qtbot.mouseRelease(viewport, LEFT, pos=_view_pos(window, 100, 130))
-    assert canvas.stroke_previews == 1 and window.controller.busy
+    assert canvas.stroke_previews == 1 and window.controller.session.busy
     wait_idle(qtbot, window)
     assert canvas.stroke_previews == 0
-    assert window.controller.view.mask[100, 115]
+    assert window.controller.session.view.mask[100, 115]
 
 
 def test_correcting_an_imported_object_with_the_brush(qtbot, window: MainWindow) -> None:
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
     press_key(qtbot, window, Qt.Key.Key_Return)
-    (obj,) = controller.current_objects()
+    (obj,) = controller.rows.current_objects()
     original = obj.mask
     window.objects_panel.select(obj.id)
     press_key(qtbot, window, Qt.Key.Key_E)  # correct it
-    assert controller.editing_object_id == obj.id
+    assert controller.session.editing_object_id == obj.id
     press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(DISK_CENTER[0], 20), (DISK_CENTER[0], 40)], button=RIGHT)
     _drag(qtbot, window, [(140, 150)])  # a dot
     press_key(qtbot, window, Qt.Key.Key_Return)
-    (corrected,) = controller.current_objects()
+    (corrected,) = controller.rows.current_objects()
     expected = window.strokes[1].apply(window.strokes[0].apply(original))
     assert corrected.id == obj.id and corrected.source == "corrected"
     assert not corrected.mask[DISK_CENTER[0], 35] and corrected.mask[140, 150]
@@ -224,28 +224,28 @@ def test_correcting_an_imported_object_with_the_brush(qtbot, window: MainWindow)
 def test_cleanups_of_the_object_in_progress_are_steps(qtbot, window: MainWindow) -> None:
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
-    clicked = controller.view.mask.copy()
+    clicked = controller.session.view.mask.copy()
     press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(140, 170)])  # a separate blob
     _drag(qtbot, window, [DISK_CENTER], button=RIGHT)  # a hole in the disk
-    edited = controller.view.mask.copy()
+    edited = controller.session.view.mask.copy()
     assert edited[140, 170] and not edited[DISK_CENTER]
 
     window.mask_tools.keep_largest_action.trigger()
     wait_idle(qtbot, window)
-    assert not controller.view.mask[140, 170] and not controller.view.mask[DISK_CENTER]
+    assert not controller.session.view.mask[140, 170] and not controller.session.view.mask[DISK_CENTER]
     window.mask_tools.fill_holes_action.trigger()
     wait_idle(qtbot, window)
-    np.testing.assert_array_equal(controller.view.mask, clicked)
+    np.testing.assert_array_equal(controller.session.view.mask, clicked)
     window.mask_tools.fill_holes_action.trigger()  # no hole left: no step
     wait_idle(qtbot, window)
     assert window.statusBar().currentMessage() == "Fill holes: the mask has nothing to change."
-    assert len(controller.view.step_clicks) == 5
+    assert len(controller.session.view.step_clicks) == 5
 
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
-    np.testing.assert_array_equal(controller.view.mask, edited)
-    assert len(controller.view.clicks) == 1 and window.errors == []
+    np.testing.assert_array_equal(controller.session.view.mask, edited)
+    assert len(controller.session.view.clicks) == 1 and window.errors == []
 
 
 def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindow,
@@ -256,7 +256,7 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
     _drag(qtbot, window, [(140, 170)])
     _drag(qtbot, window, [DISK_CENTER], button=RIGHT)
     press_key(qtbot, window, Qt.Key.Key_Return)
-    (obj,) = controller.current_objects()
+    (obj,) = controller.rows.current_objects()
     finished = obj.mask
     assert finished[140, 170] and not finished[DISK_CENTER]
 
@@ -269,13 +269,13 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
         journaled.append(edit), record(journal, serial, edit, finishes)))
     window.mask_tools.keep_largest_action.trigger()
     window.mask_tools.fill_holes_action.trigger()
-    assert not controller.busy  # done at once, without the worker
-    (obj,) = controller.current_objects()
+    assert not controller.session.busy  # done at once, without the worker
+    (obj,) = controller.rows.current_objects()
     assert not obj.mask[140, 170] and obj.mask[DISK_CENTER]
     np.testing.assert_array_equal(obj.mask, finished & ~window.strokes[0].footprint(SHAPE)
                                   | window.strokes[1].footprint(SHAPE))
     assert obj.source == "corrected"
-    saved = Project.load(controller.project.path)
+    saved = Project.load(controller.rows.project.path)
     np.testing.assert_array_equal(saved.images["a.png"].objects[0].mask, obj.mask)
     # Journaled as changes of the object's mask, each undoable.
     assert [(e.change, e.after.id) for e in journaled] == [(ObjectChange.EDIT_MASK, obj.id)] * 2
@@ -286,34 +286,34 @@ def test_cleanups_of_a_finished_object_replace_its_mask(qtbot, window: MainWindo
     assert window.undo_action.text() == f"&Undo Change the mask of object {obj.id}"
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)
-    np.testing.assert_array_equal(controller.current_objects()[0].mask, finished)
+    np.testing.assert_array_equal(controller.rows.current_objects()[0].mask, finished)
     press_key(qtbot, window, Qt.Key.Key_Z, CTRL)  # the finish itself
     press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
     press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
     press_key(qtbot, window, Qt.Key.Key_Y, CTRL)
-    np.testing.assert_array_equal(controller.current_objects()[0].mask, obj.mask)
+    np.testing.assert_array_equal(controller.rows.current_objects()[0].mask, obj.mask)
 
 
 def test_undoing_a_stroke_or_a_proposal_choice_keeps_the_clicks_shown(
         qtbot, window: MainWindow) -> None:
     controller = window.controller
     _click(qtbot, window, *DISK_CENTER)
-    clicks = list(controller.view.clicks)
+    clicks = list(controller.session.view.clicks)
     press_key(qtbot, window, Qt.Key.Key_B)
     _drag(qtbot, window, [(140, 170)], wait=False)
-    controller.undo()  # before the worker answered: the stroke's step has no click
-    assert controller.busy and controller.displayed_clicks == clicks
+    controller.history.undo()  # before the worker answered: the stroke's step has no click
+    assert controller.session.busy and controller.session.displayed_clicks == clicks
     wait_idle(qtbot, window)
-    assert controller.displayed_clicks == clicks == controller.view.clicks
-    controller.redo()
-    controller.undo()
-    controller.undo()  # now the click's step
-    assert controller.displayed_clicks == []
+    assert controller.session.displayed_clicks == clicks == controller.session.view.clicks
+    controller.history.redo()
+    controller.history.undo()
+    controller.history.undo()  # now the click's step
+    assert controller.session.displayed_clicks == []
     assert not controller.has_object_in_progress
-    controller.redo()
-    assert controller.displayed_clicks == clicks
+    controller.history.redo()
+    assert controller.session.displayed_clicks == clicks
     wait_idle(qtbot, window)
-    assert controller.view.clicks == clicks
+    assert controller.session.view.clicks == clicks
 
 
 def test_queued_clicks_undone_together_are_shown_as_the_worker_will(qtbot,
@@ -322,12 +322,12 @@ def test_queued_clicks_undone_together_are_shown_as_the_worker_will(qtbot,
     controller.add_click(60, 80, True)  # runs at once
     controller.add_click(10, 10, False)  # these two are queued: predicted together
     controller.add_click(150, 190, False)
-    controller.undo()  # takes both queued clicks away
-    shown = controller.displayed_clicks
+    controller.history.undo()  # takes both queued clicks away
+    shown = controller.session.displayed_clicks
     assert [(c.y, c.x) for c in shown] == [(60, 80)]
     assert window.canvas.marker_positions == [(60, 80, True)]
     wait_idle(qtbot, window)
-    assert controller.view.clicks == shown
+    assert controller.session.view.clicks == shown
 
 
 def test_undoing_a_proposal_choice_keeps_the_click_shown(qtbot, open_window,
@@ -344,21 +344,21 @@ def test_undoing_a_proposal_choice_keeps_the_click_shown(qtbot, open_window,
     cv2.imwrite(str(tmp_path / "nested.png"), np.clip(image, 0, 255).astype(np.uint8)[..., ::-1])
     win = open_window(SessionController())
     assert win.open_folder(tmp_path)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
     wait_idle(qtbot, win)
     win.model_panel.proposals_box.setChecked(True)
     assert win.controller.proposals_enabled
     _click(qtbot, win, *center)
     controller = win.controller
-    assert len(controller.view.proposals) == 3
-    chosen = 2 if controller.view.current_proposal != 2 else 1
+    assert len(controller.session.view.proposals) == 3
+    chosen = 2 if controller.session.view.current_proposal != 2 else 1
     press_key(qtbot, win, getattr(Qt.Key, f"Key_{chosen + 1}"))
-    assert controller.view.current_proposal == chosen
+    assert controller.session.view.current_proposal == chosen
 
-    controller.undo()  # the worker has not answered yet: the click must stay shown
-    assert controller.busy
-    assert controller.displayed_clicks == controller.view.clicks
+    controller.history.undo()  # the worker has not answered yet: the click must stay shown
+    assert controller.session.busy
+    assert controller.session.displayed_clicks == controller.session.view.clicks
     assert win.canvas.marker_positions == [(*center, True)]
     wait_idle(qtbot, win)
-    assert controller.view.current_proposal != chosen and len(controller.view.clicks) == 1
+    assert controller.session.view.current_proposal != chosen and len(controller.session.view.clicks) == 1
     assert win.canvas.marker_positions == [(*center, True)]

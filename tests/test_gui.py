@@ -54,35 +54,35 @@ def test_click_undo_redo_finish_next(qtbot, window: MainWindow, folder: Path) ->
     _, disk = _disk_image()
 
     click_image(qtbot, window, *DISK_CENTER)
-    assert mask_iou(controller.view.mask, disk) > 0.9
+    assert mask_iou(controller.session.view.mask, disk) > 0.9
     assert window.canvas.marker_positions == [(*DISK_CENTER, True)]
     click_image(qtbot, window, 5, 5, positive=False)
     assert [m[2] for m in window.canvas.marker_positions] == [True, False]
 
     press_key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert len(controller.view.clicks) == 1
+    assert len(controller.session.view.clicks) == 1
     press_key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
-    assert len(controller.view.clicks) == 2
+    assert len(controller.session.view.clicks) == 2
     press_key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     press_key(qtbot, window, Qt.Key.Key_Z,
          Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert len(controller.view.clicks) == 2
+    assert len(controller.session.view.clicks) == 2
 
     press_key(qtbot, window, Qt.Key.Key_Return)
-    objects = controller.current_objects()
-    assert len(objects) == 1 and controller.category_name(objects[0]) == "ball"
+    objects = controller.rows.current_objects()
+    assert len(objects) == 1 and controller.rows.category_name(objects[0]) == "ball"
     assert mask_iou(objects[0].mask, disk) > 0.9
-    assert controller.view.clicks == [] and window.canvas.marker_positions == []
+    assert controller.session.view.clicks == [] and window.canvas.marker_positions == []
     assert window.objects_panel.tree.topLevelItemCount() == 1
 
     saved = Project.load(folder / PROJECT_FILE_NAME)
     assert len(saved.images["a.png"].objects) == 1
 
     press_key(qtbot, window, Qt.Key.Key_D)
-    qtbot.waitUntil(lambda: controller.current_file == "b.png" and controller.image is not None)
+    qtbot.waitUntil(lambda: controller.session.current_file == "b.png" and controller.session.image is not None)
     assert window.objects_panel.tree.topLevelItemCount() == 0
     press_key(qtbot, window, Qt.Key.Key_A)
-    qtbot.waitUntil(lambda: controller.current_file == "a.png" and controller.image is not None)
+    qtbot.waitUntil(lambda: controller.session.current_file == "a.png" and controller.session.image is not None)
     assert window.objects_panel.tree.topLevelItemCount() == 1
 
 
@@ -90,10 +90,10 @@ def test_space_finishes_and_escape_resets(qtbot, window: MainWindow, folder: Pat
     open_folder(qtbot, window, folder)
     click_image(qtbot, window, *DISK_CENTER)
     press_key(qtbot, window, Qt.Key.Key_Escape)
-    assert window.controller.view.clicks == [] and window.controller.view.mask is None
+    assert window.controller.session.view.clicks == [] and window.controller.session.view.mask is None
     click_image(qtbot, window, *DISK_CENTER)
     press_key(qtbot, window, Qt.Key.Key_Space)
-    assert len(window.controller.current_objects()) == 1
+    assert len(window.controller.rows.current_objects()) == 1
 
 
 def test_unreadable_image_is_marked_not_fatal(qtbot, window: MainWindow, folder: Path) -> None:
@@ -106,17 +106,17 @@ def test_unreadable_image_is_marked_not_fatal(qtbot, window: MainWindow, folder:
     assert window.objects_panel.tree.topLevelItemCount() == 0  # a.png's objects are gone
     assert window.canvas.image_shape is None
     window.go_to(0)
-    qtbot.waitUntil(lambda: window.controller.image is not None)
+    qtbot.waitUntil(lambda: window.controller.session.image is not None)
 
 
 def test_reopening_the_folder_restores_objects(qtbot, window: MainWindow, folder: Path) -> None:
     open_folder(qtbot, window, folder)
     click_image(qtbot, window, *DISK_CENTER)
     press_key(qtbot, window, Qt.Key.Key_Return)
-    window.controller.rename_object(window.controller.current_objects()[0].id, "orange")
+    window.controller.edits.rename_object(window.controller.rows.current_objects()[0].id, "orange")
     open_folder(qtbot, window, folder)
-    objects = window.controller.current_objects()
-    assert len(objects) == 1 and window.controller.category_name(objects[0]) == "orange"
+    objects = window.controller.rows.current_objects()
+    assert len(objects) == 1 and window.controller.rows.category_name(objects[0]) == "orange"
 
 
 def _write_coco(path: Path, disk: np.ndarray) -> None:
@@ -140,23 +140,23 @@ def test_import_correct_and_export(qtbot, window: MainWindow, folder: Path) -> N
     open_folder(qtbot, window, folder)
     controller = window.controller
     window.import_coco(coco_path)
-    objects = controller.current_objects()
+    objects = controller.rows.current_objects()
     assert [(o.id, o.source) for o in objects] == [(501, "imported")]
     assert objects[0].mask[135, 170]  # the wrong blob came in with the instance
 
     window.objects_panel.select(501)
     press_key(qtbot, window, Qt.Key.Key_E)
-    assert controller.editing_object_id == 501
-    assert controller.view.mask is not None and controller.view.mask[135, 170]
+    assert controller.session.editing_object_id == 501
+    assert controller.session.view.mask is not None and controller.session.view.mask[135, 170]
     click_image(qtbot, window, 135, 170, positive=False)
-    assert not controller.view.mask[135, 170]
+    assert not controller.session.view.mask[135, 170]
     press_key(qtbot, window, Qt.Key.Key_Return)
 
-    objects = controller.current_objects()
-    assert [(o.id, o.source, controller.category_name(o)) for o in objects] == [
+    objects = controller.rows.current_objects()
+    assert [(o.id, o.source, controller.rows.category_name(o)) for o in objects] == [
         (501, "corrected", "fruit")]
     assert mask_iou(objects[0].mask, disk) > 0.9
-    assert controller.editing_object_id is None
+    assert controller.session.editing_object_id is None
 
     out = folder.parent / "export.json"
     window.export_coco(out)
@@ -213,7 +213,7 @@ def slow_controller(qtbot, monkeypatch, folder: Path):
         "slow", "Slow", "test", lambda device, options: predictor))
     controller = SessionController(model="slow")
     controller.open_folder(folder)
-    qtbot.waitUntil(lambda: controller.image is not None)
+    qtbot.waitUntil(lambda: controller.session.image is not None)
     yield controller, predictor
     predictor.release.set()
     controller.shutdown()
@@ -225,22 +225,22 @@ def test_clicks_during_a_prediction_are_coalesced_and_the_gui_stays_free(
     for x in (10, 11, 12):
         controller.add_click(5, x, True)
     # add_click returned while the model is still held: the GUI thread never waited.
-    assert predictor.calls == [] and controller.busy
-    assert len(controller.displayed_clicks) == 3
+    assert predictor.calls == [] and controller.session.busy
+    assert len(controller.session.displayed_clicks) == 3
     predictor.release.set()
-    qtbot.waitUntil(lambda: not controller.busy)
+    qtbot.waitUntil(lambda: not controller.session.busy)
     assert predictor.calls == [1, 3]  # the first click, then the two queued ones together
-    assert len(controller.view.clicks) == 3
+    assert len(controller.session.view.clicks) == 3
 
 
 def test_results_for_a_left_image_are_dropped(qtbot, slow_controller) -> None:
     controller, predictor = slow_controller
     controller.add_click(5, 5, True)
-    controller.next_image()
+    controller.go_to(controller.current_index + 1)
     predictor.release.set()
-    qtbot.waitUntil(lambda: not controller.busy and controller.image is not None)
-    assert controller.current_file == "b.png"
-    assert controller.view.clicks == [] and controller.view.mask is None
+    qtbot.waitUntil(lambda: not controller.session.busy and controller.session.image is not None)
+    assert controller.session.current_file == "b.png"
+    assert controller.session.view.clicks == [] and controller.session.view.mask is None
 
 
 def _wheel(canvas, pos, notches: int) -> None:
@@ -272,7 +272,7 @@ def test_zoom_about_cursor_pan_and_fit(qtbot, window: MainWindow, folder: Path) 
     qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.MiddleButton,
                        pos=cursor + type(cursor)(40, 0))
     assert canvas.horizontalScrollBar().value() == scroll - 40
-    assert window.controller.view.clicks == []  # panning is not clicking
+    assert window.controller.session.view.clicks == []  # panning is not clicking
 
     press_key(qtbot, window, Qt.Key.Key_F)
     assert abs(canvas.zoom_factor() - fitted) < 1e-6
@@ -290,8 +290,8 @@ def test_keyboard_stays_with_the_canvas_after_using_the_panels(
     assert not tree.hasFocus()
     click_image(qtbot, window, 5, 5)
     press_key(qtbot, window, Qt.Key.Key_Space)
-    assert len(window.controller.current_objects()) == 2
-    assert window.controller.current_objects()[0].visible  # Space did not untick object 1
+    assert len(window.controller.rows.current_objects()) == 2
+    assert window.controller.rows.current_objects()[0].visible  # Space did not untick object 1
 
 
 def test_model_panel_switches_to_a_registered_ritm_model(qtbot, monkeypatch, window: MainWindow,
@@ -313,5 +313,5 @@ def test_model_panel_switches_to_a_registered_ritm_model(qtbot, monkeypatch, win
     assert other.controller.model_name == entry.name
     assert "RITM" in other.engine_label.text()
     click_image(qtbot, other, *DISK_CENTER)
-    assert other.controller.view.mask is not None
+    assert other.controller.session.view.mask is not None
     assert window.errors == [] and other.errors == []

@@ -85,17 +85,17 @@ def test_a_large_image_opens_clicks_and_finishes_at_full_resolution(
     win = open_window(SessionController(), category="disk")
     assert win.open_folder(tmp_path)
     controller = win.controller
-    qtbot.waitUntil(lambda: controller.image is not None, timeout=30000)
+    qtbot.waitUntil(lambda: controller.session.image is not None, timeout=30000)
     assert win.canvas.display_shape == (2731, DISPLAY_MAX_SIDE)
-    assert controller.display_image.shape == (2731, DISPLAY_MAX_SIDE, 3)  # made on the worker
+    assert controller.session.display_image.shape == (2731, DISPLAY_MAX_SIDE, 3)  # made on the worker
     position = win.canvas.mapFromScene(QPointF(center[1] + 0.5, center[0] + 0.5))
     qtbot.mouseClick(win.canvas.viewport(), Qt.MouseButton.LeftButton, pos=position)
-    qtbot.waitUntil(lambda: not controller.busy and controller.view.mask is not None,
+    qtbot.waitUntil(lambda: not controller.session.busy and controller.session.view.mask is not None,
                     timeout=30000)
-    assert controller.view.mask.shape == (height, width)
+    assert controller.session.view.mask.shape == (height, width)
     qtbot.keyClick(win.canvas, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not controller.busy and bool(controller.current_objects()), timeout=30000)
-    [obj] = controller.current_objects()
+    qtbot.waitUntil(lambda: not controller.session.busy and bool(controller.rows.current_objects()), timeout=30000)
+    [obj] = controller.rows.current_objects()
     mask = obj.mask
     assert mask.shape == (height, width) and mask[center]
     disk = np.zeros((height, width), np.uint8)

@@ -51,26 +51,26 @@ def _crash(win: MainWindow) -> None:
     controller = win.controller
     # The journal's file as written; the system ends a killed process's lock.
     controller.workspace.close()
-    controller._worker.shutdown()
+    controller.session.queue.shutdown()
 
 
 def test_clicks_in_progress_are_offered_back_and_restored(qtbot, make_window, folder):
     first = make_window()
     open_folder(qtbot, first, folder)
     first.controller.go_to(1)
-    qtbot.waitUntil(lambda: first.controller.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: first.controller.session.image is not None, timeout=10000)
     click_image(qtbot, first, *CENTER)
     click_image(qtbot, first, 5, 5, positive=False)
-    shown = first.controller.view.mask.copy()
+    shown = first.controller.session.view.mask.copy()
     _crash(first)
 
     second = make_window(restore=True)
     open_folder(qtbot, second, folder)
     assert second.asked == [InProgress("b.png", [Click(*CENTER, True), Click(5, 5, False)])]
-    qtbot.waitUntil(lambda: second.controller.current_file == "b.png"
-                    and second.controller.view.clicks == second.asked[0].clicks, timeout=10000)
+    qtbot.waitUntil(lambda: second.controller.session.current_file == "b.png"
+                    and second.controller.session.view.clicks == second.asked[0].clicks, timeout=10000)
     wait_idle(qtbot, second)
-    assert np.array_equal(second.controller.view.mask, shown)
+    assert np.array_equal(second.controller.session.view.mask, shown)
     assert [m[2] for m in second.canvas.marker_positions] == [True, False]
     # Restored work is journaled again: finishing it stores the object.
     qtbot.keyClick(second.canvas, Qt.Key.Key_Return)
@@ -85,7 +85,7 @@ def _paint(qtbot, win: MainWindow, rows: slice, cols: slice) -> None:
         mask = mask.copy()
         mask[rows, cols] = True
         return mask
-    win.controller.edit_mask(paint)
+    win.controller.session.edit_mask(paint)
     wait_idle(qtbot, win)
 
 
@@ -95,7 +95,7 @@ def test_hand_edits_after_clicks_are_restored(qtbot, make_window, folder):
     click_image(qtbot, first, *CENTER)
     click_image(qtbot, first, 5, 5, positive=False)
     _paint(qtbot, first, slice(120, 140), slice(150, 180))  # far from the disk
-    shown = first.controller.view.mask.copy()
+    shown = first.controller.session.view.mask.copy()
     assert shown[130, 160] and shown[CENTER]
     _crash(first)
 
@@ -103,9 +103,9 @@ def test_hand_edits_after_clicks_are_restored(qtbot, make_window, folder):
     open_folder(qtbot, second, folder)
     [state] = second.asked
     assert state.clicks == [Click(*CENTER, True), Click(5, 5, False)] and state.mask_clicks == 2
-    qtbot.waitUntil(lambda: second.controller.view.clicks == state.clicks, timeout=10000)
+    qtbot.waitUntil(lambda: second.controller.session.view.clicks == state.clicks, timeout=10000)
     wait_idle(qtbot, second)
-    assert np.array_equal(second.controller.view.mask, shown)
+    assert np.array_equal(second.controller.session.view.mask, shown)
     assert second.errors == first.errors == []
 
 
@@ -113,16 +113,16 @@ def test_an_object_painted_from_nothing_is_offered_back(qtbot, make_window, fold
     first = make_window()
     open_folder(qtbot, first, folder)
     _paint(qtbot, first, slice(10, 30), slice(10, 40))
-    shown = first.controller.view.mask.copy()
+    shown = first.controller.session.view.mask.copy()
     _crash(first)
 
     second = make_window(restore=True)
     open_folder(qtbot, second, folder)
     [state] = second.asked
     assert state.clicks == [] and state.mask_rle is not None
-    qtbot.waitUntil(lambda: second.controller.view.mask is not None, timeout=10000)
+    qtbot.waitUntil(lambda: second.controller.session.view.mask is not None, timeout=10000)
     wait_idle(qtbot, second)
-    assert np.array_equal(second.controller.view.mask, shown)
+    assert np.array_equal(second.controller.session.view.mask, shown)
     qtbot.keyClick(second.canvas, Qt.Key.Key_Return)  # restored work can be finished
     wait_idle(qtbot, second)
     [obj] = Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects
@@ -137,7 +137,7 @@ def test_a_declined_restore_is_not_offered_again(qtbot, make_window, folder):
 
     second = make_window(restore=False)
     open_folder(qtbot, second, folder)
-    assert len(second.asked) == 1 and second.controller.view.clicks == []
+    assert len(second.asked) == 1 and second.controller.session.view.clicks == []
     _crash(second)
     third = make_window()
     open_folder(qtbot, third, folder)
@@ -157,7 +157,7 @@ def test_an_object_whose_save_failed_is_restored_on_reopening(qtbot, make_window
         click_image(qtbot, first, *CENTER)
         qtbot.keyClick(first.canvas, Qt.Key.Key_Return)
         wait_idle(qtbot, first)
-    assert len(first.controller.current_objects()) == 1
+    assert len(first.controller.rows.current_objects()) == 1
     assert any("Could not save" in error for error in first.errors)
     assert not (folder / PROJECT_FILE_NAME).exists()
     _crash(first)
@@ -166,9 +166,9 @@ def test_an_object_whose_save_failed_is_restored_on_reopening(qtbot, make_window
     messages: list[str] = []
     second.controller.message.connect(messages.append)
     open_folder(qtbot, second, folder)
-    objects = second.controller.current_objects()
-    assert len(objects) == 1 and second.controller.category_name(objects[0]) == "disk"
-    assert np.array_equal(objects[0].mask, first.controller.current_objects()[0].mask)
+    objects = second.controller.rows.current_objects()
+    assert len(objects) == 1 and second.controller.rows.category_name(objects[0]) == "disk"
+    assert np.array_equal(objects[0].mask, first.controller.rows.current_objects()[0].mask)
     assert second.asked == []  # the object was finished: nothing in progress to offer
     assert any("Restored 1 object" in message for message in messages)
     assert len(Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects) == 1
@@ -178,7 +178,7 @@ def test_save_as_moves_the_journal_beside_the_new_file(qtbot, make_window, folde
     win = make_window()
     open_folder(qtbot, win, folder)
     click_image(qtbot, win, *CENTER)
-    old = journal_path(win.controller.project.path)
+    old = journal_path(win.controller.rows.project.path)
     assert old.exists()
     new_path = tmp_path / "elsewhere" / "project.json"
     win.controller.save_project_as(new_path)
@@ -197,7 +197,7 @@ def test_save_as_to_a_place_that_cannot_be_written_says_where_it_went(qtbot, mak
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(unwritable), ""))
     win.choose_project_path()
-    saved_at = win.controller.project.path
+    saved_at = win.controller.rows.project.path
     assert saved_at != unwritable and saved_at.exists()
     assert str(saved_at) in win.statusBar().currentMessage()
     assert len(win.errors) == 1 and str(unwritable) in win.errors[0]
@@ -205,7 +205,7 @@ def test_save_as_to_a_place_that_cannot_be_written_says_where_it_went(qtbot, mak
 
 def _open_with_project(qtbot, win: MainWindow, folder: Path, project: Path) -> None:
     assert win.open_folder(folder, project)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
     wait_idle(qtbot, win)
 
 
@@ -230,21 +230,21 @@ def test_a_delete_rename_and_hide_killed_before_their_save_are_replayed(qtbot, m
         click_image(qtbot, first, y, x)
         qtbot.keyClick(first.canvas, Qt.Key.Key_Return)
         wait_idle(qtbot, first)
-    kept, deleted = (obj.id for obj in first.controller.current_objects())
+    kept, deleted = (obj.id for obj in first.controller.rows.current_objects())
     with monkeypatch.context() as patch:
         # Killed before each save: the file is not written, the journal not checkpointed.
         patch.setattr(Project, "save", lambda self: None)
         patch.setattr(Journal, "checkpoint", lambda self: None)
-        first.controller.delete_object(deleted)
-        first.controller.rename_object(kept, "moon")
-        first.controller.set_object_visible(kept, False)
+        first.controller.edits.delete_object(deleted)
+        first.controller.edits.rename_object(kept, "moon")
+        first.controller.edits.set_object_visible(kept, False)
     assert len(Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects) == 2
     _crash(first)
 
     second = make_window()
     open_folder(qtbot, second, folder)
-    [obj] = second.controller.current_objects()
-    assert (obj.id, second.controller.category_name(obj), obj.visible) == (kept, "moon", False)
+    [obj] = second.controller.rows.current_objects()
+    assert (obj.id, second.controller.rows.category_name(obj), obj.visible) == (kept, "moon", False)
     assert second.asked == [] and second.errors == first.errors == []
     [saved] = Project.load(folder / PROJECT_FILE_NAME).images["a.png"].objects
     assert (saved.id, saved.visible) == (kept, False)

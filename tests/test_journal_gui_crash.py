@@ -47,19 +47,19 @@ def test_sigkill_of_the_gui_loses_no_finished_object_and_no_click(tmp_path, qtbo
         asked: list[InProgress] = []
         monkeypatch.setattr(win, "ask_restore", lambda state: asked.append(state) or True)
         assert win.open_folder(folder)
-        qtbot.waitUntil(lambda: win.controller.image is not None
-                        and not win.controller.busy, timeout=20000)
-        count = len(win.controller.current_objects())
+        qtbot.waitUntil(lambda: win.controller.session.image is not None
+                        and not win.controller.session.busy, timeout=20000)
+        count = len(win.controller.rows.current_objects())
         offered = asked[0].clicks if asked else []
         found = (count - objects_before, offered)
         assert found in expected, f"round {seed}, step {reported}: {found}, expected one of {expected}"
         assert len(asked) == (1 if offered else 0)
         if offered:
             assert asked[0].file_name == IMAGE_NAME
-            qtbot.waitUntil(lambda: not win.controller.busy, timeout=20000)
-            assert win.controller.view.clicks == offered  # restored, and predicted again
+            qtbot.waitUntil(lambda: not win.controller.session.busy, timeout=20000)
+            assert win.controller.session.view.clicks == offered  # restored, and predicted again
         assert win.errors == []
-        assert len(Project.load(win.controller.project.path).images[IMAGE_NAME].objects) == count
+        assert len(Project.load(win.controller.rows.project.path).images[IMAGE_NAME].objects) == count
         win.controller.shutdown()  # the next round's process takes the journal over
         win.close()
         objects_before = count

@@ -63,7 +63,7 @@ def test_the_gui_saves_the_objects_replayed_before_a_damaged_line(qtbot, open_wi
     messages: list[str] = []
     win.controller.message.connect(messages.append)
     open_folder(qtbot, win, folder)
-    assert [obj.id for obj in win.controller.current_objects()] == ids[:1]
+    assert [obj.id for obj in win.controller.rows.current_objects()] == ids[:1]
     assert len(win.errors) == 1 and "damaged at line 4" in win.errors[0]
     assert _saved_ids(folder) == ids  # on disk right after opening, no other change needed
     assert any("Restored 2 object" in message for message in messages)

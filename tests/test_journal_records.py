@@ -148,7 +148,7 @@ def test_the_window_sets_a_damaged_journal_aside_and_opens_the_folder(qtbot, fol
     controller.error.connect(errors.append)
     try:
         controller.open_folder(folder)
-        assert controller.project is not None and controller.workspace.journaling
+        assert controller.rows.project is not None and controller.workspace.journaling
     finally:
         controller.shutdown()
     assert len(errors) == 1 and "damaged at line 2" in errors[0] and "It was kept as" in errors[0]

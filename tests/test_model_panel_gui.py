@@ -129,14 +129,14 @@ def test_switching_between_a_neural_model_and_grabcut(qtbot, open_window, folder
     assert panel.net_clicks_spin.text() == "all"
     controller.add_click(*OBJECT, True)
     wait_idle(qtbot, window)
-    assert controller.view.mask is not None and controller.view.mask.any()
+    assert controller.session.view.mask is not None and controller.session.view.mask.any()
     assert ModelSettings.saved()[0].model == RITM
 
     _choose_model(qtbot, window, "grabcut")  # drops the object (answer: discard)
-    assert controller.view.clicks == [] and not panel.brs_combo.isEnabled()
+    assert controller.session.view.clicks == [] and not panel.brs_combo.isEnabled()
     controller.add_click(*OBJECT, True)
     wait_idle(qtbot, window)
-    assert controller.view.mask is not None and window.errors == []
+    assert controller.session.view.mask is not None and window.errors == []
 
 
 def test_device_choice(qtbot, open_window, folder, ritm_installed) -> None:
@@ -153,7 +153,7 @@ def test_device_choice(qtbot, open_window, folder, ritm_installed) -> None:
     assert controller.device == "cpu" and ModelSettings.saved()[0].device == "cpu"
     controller.add_click(*OBJECT, True)
     wait_idle(qtbot, window)
-    assert controller.view.mask is not None and window.errors == []
+    assert controller.session.view.mask is not None and window.errors == []
     if cuda_unavailable_reason() is not None:  # asked for anyway (the command line can)
         controller.set_device("cuda")
         wait_idle(qtbot, window)
@@ -197,8 +197,8 @@ def test_options_are_saved_and_restored_in_a_new_window(qtbot, open_window, fold
     assert panel.lbfgs_spin.value() == 7 and panel.taiz_box.isChecked()
     assert (panel.taiz_start_spin.value(), panel.taiz_full_spin.value()) == (2, 4)
     assert panel.proposals_box.isChecked()
-    assert isinstance(controller._predictor, TAIZPredictor)
-    assert isinstance(controller._predictor.predictor, FeatureBRSPredictor)
+    assert isinstance(controller.session.predictor, TAIZPredictor)
+    assert isinstance(controller.session.predictor.predictor, FeatureBRSPredictor)
     assert other.errors == []
 
 
@@ -237,14 +237,14 @@ def test_options_apply_from_the_next_object(qtbot, monkeypatch, open_window, fol
     _pick(panel.brs_combo, "f-BRS-B")
     wait_idle(qtbot, window)
     assert controller.options.brs_mode == "NoBRS" and panel.brs_combo.currentText() == "NoBRS"
-    assert len(controller.view.clicks) == 1  # the object in progress is kept
+    assert len(controller.session.view.clicks) == 1  # the object in progress is kept
 
     monkeypatch.setattr(window, "ask_leave_object", lambda: "finish")
     _pick(panel.brs_combo, "f-BRS-B")
     wait_idle(qtbot, window)
-    assert len(controller.current_objects()) == 1  # finished with the old options
-    assert controller.options.brs_mode == "f-BRS-B" and controller.view.clicks == []
-    assert isinstance(controller._predictor, FeatureBRSPredictor)
+    assert len(controller.rows.current_objects()) == 1  # finished with the old options
+    assert controller.options.brs_mode == "f-BRS-B" and controller.session.view.clicks == []
+    assert isinstance(controller.session.predictor, FeatureBRSPredictor)
     assert panel.net_clicks_spin.isEnabled() and panel.net_clicks_spin.value() == 8
     assert "refining" not in window.timing_label.text()  # no click ran yet
 
@@ -254,8 +254,8 @@ def test_options_apply_from_the_next_object(qtbot, monkeypatch, open_window, fol
     monkeypatch.setattr(window, "ask_leave_object", lambda: "discard")
     panel.lbfgs_spin.setValue(5)
     wait_idle(qtbot, window)
-    assert controller.options.lbfgs_max_evals == 5 and controller.view.clicks == []
-    assert len(controller.current_objects()) == 1 and window.errors == []
+    assert controller.options.lbfgs_max_evals == 5 and controller.session.view.clicks == []
+    assert len(controller.rows.current_objects()) == 1 and window.errors == []
 
     # Without an object in progress nothing is asked.
     monkeypatch.setattr(window, "ask_leave_object", lambda: pytest.fail("asked"))
@@ -276,7 +276,7 @@ def test_brs_refines_the_next_clicks(qtbot, open_window, folder, ritm_installed)
     wait_idle(qtbot, window)
     controller.add_click(150, 335, True)
     wait_idle(qtbot, window)
-    assert len(controller.view.clicks) == 2 and controller.view.mask.any()
+    assert len(controller.session.view.clicks) == 2 and controller.session.view.mask.any()
     assert window.errors == []
 
 
@@ -287,16 +287,16 @@ def test_taiz_is_switched_on_by_the_options_alone(qtbot, open_window, folder,
     _tick(qtbot, panel.taiz_box)
     wait_idle(qtbot, window)
     assert controller.options.taiz
-    assert controller._predictor.name == "ritm+taiz"  # wrapped once
+    assert controller.session.predictor.name == "ritm+taiz"  # wrapped once
     _pick(panel.brs_combo, "f-BRS-C", Qt.ItemDataRole.UserRole)  # rebuilt: still once
     wait_idle(qtbot, window)
-    assert isinstance(controller._predictor, TAIZPredictor)
-    assert isinstance(controller._predictor.predictor, FeatureBRSPredictor)
+    assert isinstance(controller.session.predictor, TAIZPredictor)
+    assert isinstance(controller.session.predictor.predictor, FeatureBRSPredictor)
     _choose_model(qtbot, window, "grabcut")  # TAIZ wraps every engine
-    assert controller._predictor.name == "grabcut+taiz"
+    assert controller.session.predictor.name == "grabcut+taiz"
     _tick(qtbot, panel.taiz_box)
     wait_idle(qtbot, window)
-    assert not isinstance(controller._predictor, TAIZPredictor) and window.errors == []
+    assert not isinstance(controller.session.predictor, TAIZPredictor) and window.errors == []
 
 
 def test_proposals_switch_is_saved_and_drops_nothing(qtbot, open_window, folder) -> None:
@@ -306,7 +306,7 @@ def test_proposals_switch_is_saved_and_drops_nothing(qtbot, open_window, folder)
     wait_idle(qtbot, window)
     _tick(qtbot, panel.proposals_box)
     assert controller.proposals_enabled and ModelSettings.saved()[0].proposals
-    assert len(controller.view.clicks) == 1  # applies from the next first click
+    assert len(controller.session.view.clicks) == 1  # applies from the next first click
     _tick(qtbot, panel.proposals_box)
     assert not controller.proposals_enabled and not ModelSettings.saved()[0].proposals
 
@@ -337,4 +337,4 @@ def test_fields_that_do_not_apply_to_focalclick_say_why(qtbot, open_window, fold
     assert panel.taiz_box.isEnabled() and panel.device_combo.isEnabled()
     window.controller.add_click(*OBJECT, True)
     wait_idle(qtbot, window)
-    assert window.controller.view.mask is not None and window.errors == []
+    assert window.controller.session.view.mask is not None and window.errors == []

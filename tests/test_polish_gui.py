@@ -71,7 +71,7 @@ def _add_object(qtbot, win: MainWindow) -> None:
 
 def _go(qtbot, win: MainWindow, index: int) -> None:
     win.go_to(index)
-    qtbot.waitUntil(lambda: win.controller.image is not None
+    qtbot.waitUntil(lambda: win.controller.session.image is not None
                     and win.controller.current_index == index, timeout=10000)
     wait_idle(qtbot, win)
 
@@ -105,7 +105,7 @@ def test_category_editor_add_rename_recolour_renumber_delete(qtbot, window, fold
     assert [editor.table.item(0, c).text() for c in (1, 2, 3)] == ["1", "ball", "1"]
 
     editor.add_button.click()
-    assert [c.name for c in window.controller.project.categories] == ["ball", "tree"]
+    assert [c.name for c in window.controller.rows.project.categories] == ["ball", "tree"]
     assert editor.selected_id() == 2 and editor.table.rowCount() == 2
     answers["ask_name"] = "ball"
     editor.rename_button.click()  # a taken name is refused, with the reason
@@ -116,7 +116,7 @@ def test_category_editor_add_rename_recolour_renumber_delete(qtbot, window, fold
 
     editor.select(1)
     editor.color_button.click()
-    ball = window.controller.project.category(1)
+    ball = window.controller.rows.project.category(1)
     assert ball.color == (10, 200, 30)
     # The object is drawn in its category's new colour at once.
     assert tuple(layers[-1][CENTER][:3]) == (10, 200, 30)
@@ -128,14 +128,14 @@ def test_category_editor_add_rename_recolour_renumber_delete(qtbot, window, fold
     assert editor.errors[-1] == "Id 2 is already the id of category 'bush'."
     answers["ask_id"] = 9
     editor.id_button.click()
-    assert window.controller.current_objects()[0].category_id == 9
+    assert window.controller.rows.current_objects()[0].category_id == 9
     assert editor.selected_id() == 9
 
     editor.delete_button.click()  # ball is in use
     assert editor.errors[-1].startswith("Category 'ball' is used by 1 object:")
     editor.select(2)
     editor.delete_button.click()
-    assert [c.name for c in window.controller.project.categories] == ["ball"]
+    assert [c.name for c in window.controller.rows.project.categories] == ["ball"]
 
     saved = Project.load(folder / PROJECT_FILE_NAME)  # every change is saved at once
     assert [(c.id, c.name, c.color) for c in saved.categories] == [(9, "ball", (10, 200, 30))]
@@ -147,8 +147,8 @@ def test_objects_coloured_by_category_or_by_object(qtbot, window, folder, monkey
     open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
     layers = _layers(window, monkeypatch)
-    obj = window.controller.current_objects()[0]
-    window.controller.recolor_category(obj.category_id, (1, 2, 3))
+    obj = window.controller.rows.current_objects()[0]
+    window.controller.edits.recolor_category(obj.category_id, (1, 2, 3))
     assert tuple(layers[-1][CENTER][:3]) == (1, 2, 3)
     window.color_by_category_action.setChecked(False)
     assert tuple(layers[-1][CENTER][:3]) == object_color(obj.id)
@@ -158,8 +158,8 @@ def test_objects_coloured_by_category_or_by_object(qtbot, window, folder, monkey
 
 def test_the_category_chooser_shows_colours_last_used_first(qtbot, window, folder) -> None:
     open_folder(qtbot, window, folder)
-    window.controller.add_category("cat", (200, 0, 0))
-    window.controller.add_category("dog", (0, 0, 200))
+    window.controller.edits.add_category("cat", (200, 0, 0))
+    window.controller.edits.add_category("dog", (0, 0, 200))
     seen = {}
 
     def answer() -> None:
@@ -172,18 +172,18 @@ def test_the_category_chooser_shows_colours_last_used_first(qtbot, window, folde
 
     QTimer.singleShot(0, answer)
     name = choose_category(window, "Finish object", "Category:",
-                           window.controller.project.categories, "dog")
+                           window.controller.rows.project.categories, "dog")
     assert name == "fox"
     assert seen["items"] == ["dog", "cat"] and seen["colour"][:3] == (200, 0, 0)
 
     QTimer.singleShot(0, lambda: QApplication.activeModalWidget().reject())
-    assert choose_category(window, "t", "l", window.controller.project.categories, None) is None
+    assert choose_category(window, "t", "l", window.controller.rows.project.categories, None) is None
 
 
 def test_new_category_gets_a_palette_colour(qtbot, window, folder) -> None:
     open_folder(qtbot, window, folder)
     _add_object(qtbot, window)
-    assert window.controller.project.categories[0].color == palette_color(1)
+    assert window.controller.rows.project.categories[0].color == palette_color(1)
 
 
 # -- visibility -------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_hide_all_and_show_all_last_across_image_switches(qtbot, window, folder,
                    .images["a.png"].objects)
     window.show_all_action.trigger()
     assert layers[-1] is not None and tuple(layers[-1][CENTER][:3]) != (0, 0, 0)
-    assert all(o.visible for o in window.controller.current_objects())
+    assert all(o.visible for o in window.controller.rows.current_objects())
 
 
 # -- the image list ---------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_a_changed_shortcut_works_from_the_keyboard(qtbot, window, folder, monke
     window.activateWindow()
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_J)
-    qtbot.waitUntil(lambda: window.controller.current_file == "b.png")
+    qtbot.waitUntil(lambda: window.controller.session.current_file == "b.png")
     wait_idle(qtbot, window)
 
 
@@ -343,7 +343,7 @@ def test_recent_folders_are_saved_and_missing_ones_said(qtbot, window, tmp_path)
     assert texts[:2] == ["&1 second", "&2 first"]
 
     window.reopen_last_folder()  # one click back to the folder before
-    qtbot.waitUntil(lambda: window.controller.project.root == first.resolve())
+    qtbot.waitUntil(lambda: window.controller.rows.project.root == first.resolve())
     wait_idle(qtbot, window)
 
     shutil.rmtree(second)
@@ -389,9 +389,9 @@ def test_dropping_a_folder_opens_it(qtbot, window, folder) -> None:
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)  # the window took the drag (test below): the drop is its
     assert event.isAccepted()
-    qtbot.waitUntil(lambda: window.controller.project is not None
-                    and window.controller.image is not None, timeout=10000)
-    assert window.controller.project.root == folder.resolve()
+    qtbot.waitUntil(lambda: window.controller.rows.project is not None
+                    and window.controller.session.image is not None, timeout=10000)
+    assert window.controller.rows.project.root == folder.resolve()
     wait_idle(qtbot, window)
 
 
@@ -405,7 +405,7 @@ def test_dropping_a_folder_asks_about_the_object_in_progress(qtbot, window, fold
     asked = []
     monkeypatch.setattr(window, "ask_leave_object", lambda: asked.append(1) or "stay")
     window.open_dropped(_mime(_folder(tmp_path / "other")))
-    assert asked and window.controller.project.root == folder.resolve()
+    assert asked and window.controller.rows.project.root == folder.resolve()
     assert window.controller.has_object_in_progress
 
 
@@ -417,8 +417,8 @@ def test_dropping_a_coco_file_imports_it_into_the_open_folder(qtbot, window, fol
                              "annotations.json again to import its annotations."]
     open_folder(qtbot, window, folder)
     window.open_dropped(_mime(coco))
-    assert [(o.id, o.source) for o in window.controller.current_objects()] == [(5, "imported")]
-    assert [c.name for c in window.controller.project.categories] == ["box"]
+    assert [(o.id, o.source) for o in window.controller.rows.current_objects()] == [(5, "imported")]
+    assert [c.name for c in window.controller.rows.project.categories] == ["box"]
 
 
 def test_dropping_anything_else_says_why(qtbot, window, folder, tmp_path) -> None:
@@ -434,7 +434,7 @@ def test_dropping_anything_else_says_why(qtbot, window, folder, tmp_path) -> Non
     assert window.errors[2] == "https://example.com/x.json is not a file on this computer."
     assert window.errors[3] == f"{tmp_path / 'gone'} does not exist."
     assert window.errors[4].startswith("Drop a folder of images")
-    assert window.controller.project is None
+    assert window.controller.rows.project is None
 
 
 def test_a_drag_over_any_widget_is_the_windows_and_needs_files(qtbot, window,

@@ -128,13 +128,13 @@ def test_import_is_refused_while_the_gui_has_the_project_open(qtbot, folder: Pat
     controller = SessionController()
     try:
         controller.open_folder(folder)
-        controller.add_category("kept")  # saved
-        saved = controller.project.path.read_bytes()
+        controller.edits.add_category("kept")  # saved
+        saved = controller.rows.project.path.read_bytes()
         assert main(["import", str(folder), str(_coco_file(tmp_path))]) == 1
         err = capsys.readouterr().err
         assert f"process {os.getpid()}" in err and "nothing imported" in err
         assert "Traceback" not in err
-        assert controller.project.path.read_bytes() == saved
+        assert controller.rows.project.path.read_bytes() == saved
     finally:
         controller.shutdown()
     assert main(["import", str(folder), str(_coco_file(tmp_path))]) == 0
@@ -148,7 +148,7 @@ def test_the_window_refuses_a_folder_open_elsewhere(folder: Path, holder, open_w
     win = open_window(SessionController())
     assert not win.open_folder(folder)
     assert len(win.errors) == 1 and f"process {holder.pid} on " in win.errors[0]
-    assert win.controller.project is None
+    assert win.controller.rows.project is None
 
 
 @pytest.mark.gui
@@ -215,13 +215,13 @@ def test_the_window_keeps_the_work_when_the_file_changed_underneath(qtbot, folde
     controller.error.connect(errors.append)
     try:
         controller.open_folder(folder)
-        controller.add_category("first")
-        controller.project.path.write_text(controller.project.path.read_text() + "\n")
-        controller.add_category("second")
+        controller.edits.add_category("first")
+        controller.rows.project.path.write_text(controller.rows.project.path.read_text() + "\n")
+        controller.edits.add_category("second")
         assert len(errors) == 1 and "changed by another program" in errors[0]
         assert "kept in memory and in the crash journal" in errors[0]
-        assert [c.name for c in controller.project.categories] == ["first", "second"]
-        assert [c.name for c in Project.load(controller.project.path).categories] == ["first"]
+        assert [c.name for c in controller.rows.project.categories] == ["first", "second"]
+        assert [c.name for c in Project.load(controller.rows.project.path).categories] == ["first"]
     finally:
         controller.shutdown()
 
@@ -300,11 +300,11 @@ def test_save_as_onto_a_project_open_elsewhere_is_refused(qtbot, folder: Path,
     controller.error.connect(errors.append)
     try:
         controller.open_folder(folder)
-        old = controller.project.path
+        old = controller.rows.project.path
         assert not controller.save_project_as(elsewhere)
         assert len(errors) == 1 and f"process {os.getpid()}" in errors[0]
-        assert controller.project.path == old and not elsewhere.exists()
-        controller.add_category("still saved")
+        assert controller.rows.project.path == old and not elsewhere.exists()
+        controller.edits.add_category("still saved")
         assert [c.name for c in Project.load(old).categories] == ["still saved"]
     finally:
         controller.shutdown()

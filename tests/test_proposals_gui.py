@@ -36,7 +36,7 @@ def window(qtbot, open_window, tmp_path: Path):
     cv2.imwrite(str(tmp_path / "nested.png"), _nested_image()[..., ::-1])
     win = open_window(SessionController())
     assert win.open_folder(tmp_path)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
     wait_idle(qtbot, win)
     return win
 
@@ -50,7 +50,7 @@ def _tick(qtbot, box) -> None:
 def test_proposals_are_off_until_switched_on(qtbot, window: MainWindow) -> None:
     assert not window.model_panel.proposals_box.isChecked()
     click_image(qtbot, window, *CENTER)
-    assert window.controller.view.proposals == () and window.proposals_strip.buttons == []
+    assert window.controller.session.view.proposals == () and window.proposals_strip.buttons == []
     assert window.proposals_strip.hint.text().startswith("Proposals:")
 
 
@@ -59,7 +59,7 @@ def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
     _tick(qtbot, window.model_panel.proposals_box)
     assert window.controller.proposals_enabled
     click_image(qtbot, window, *CENTER)
-    view = window.controller.view
+    view = window.controller.session.view
     strip = window.proposals_strip
     assert len(view.proposals) == 3 and len(strip.buttons) == 3
     assert [p.kind for p in view.proposals] == ["part", "whole", "group"]
@@ -68,25 +68,25 @@ def test_strip_shows_proposals_after_the_first_click_and_keys_pick(qtbot,
     assert not strip.buttons[0].icon().isNull()
 
     press_key(qtbot, window, Qt.Key.Key_1)
-    view = window.controller.view
+    view = window.controller.session.view
     assert view.current_proposal == 0 and np.array_equal(view.mask, view.proposals[0].mask)
     assert strip.buttons[0].isChecked() and not strip.buttons[2].isChecked()
 
     qtbot.mouseClick(strip.buttons[1], Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
-    assert window.controller.view.current_proposal == 1
+    assert window.controller.session.view.current_proposal == 1
 
     press_key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the choice
-    assert window.controller.view.current_proposal == 0
+    assert window.controller.session.view.current_proposal == 0
     press_key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo it
-    assert window.controller.view.current_proposal == 1
-    assert window.controller.view.clicks == [window.controller.view.clicks[0]]
+    assert window.controller.session.view.current_proposal == 1
+    assert window.controller.session.view.clicks == [window.controller.session.view.clicks[0]]
 
     click_image(qtbot, window, 420, 60, positive=False)  # a second click ends the choice
-    assert window.controller.view.proposals == () and strip.buttons == []
-    assert len(window.controller.view.clicks) == 2
+    assert window.controller.session.view.proposals == () and strip.buttons == []
+    assert len(window.controller.session.view.clicks) == 2
     press_key(qtbot, window, Qt.Key.Key_3)  # nothing to pick any more: nothing happens
-    assert len(window.controller.view.clicks) == 2 and window.errors == []
+    assert len(window.controller.session.view.clicks) == 2 and window.errors == []
 
 
 def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
@@ -95,19 +95,19 @@ def test_taiz_switch_and_schedule(qtbot, window: MainWindow) -> None:
     _tick(qtbot, panel.taiz_box)
     wait_idle(qtbot, window)
     assert controller.options.taiz and controller.options.taiz_config.blend_start == 10
-    assert isinstance(controller._predictor, TAIZPredictor)
+    assert isinstance(controller.session.predictor, TAIZPredictor)
     panel.taiz_full_spin.setValue(4)
     panel.taiz_start_spin.setValue(1)
     wait_idle(qtbot, window)
     config = controller.options.taiz_config
     assert (config.blend_start, config.max_clicks) == (1, 4)
-    assert controller._predictor.config == config
+    assert controller.session.predictor.config == config
     click_image(qtbot, window, *CENTER)
     click_image(qtbot, window, CENTER[0] + 30, CENTER[1] + 10)
-    assert controller.view.mask is not None and controller.view.mask[CENTER]
+    assert controller.session.view.mask is not None and controller.session.view.mask[CENTER]
     # Drops the object in progress (the window's question is answered: discard).
     _tick(qtbot, panel.taiz_box)
     wait_idle(qtbot, window)
-    assert not controller.options.taiz and not isinstance(controller._predictor,
+    assert not controller.options.taiz and not isinstance(controller.session.predictor,
                                                           TAIZPredictor)
-    assert controller.view.clicks == [] and window.errors == []
+    assert controller.session.view.clicks == [] and window.errors == []

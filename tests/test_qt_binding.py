@@ -89,7 +89,7 @@ def test_a_click_finish_next_session_keeps_the_references_to_none(qtbot, open_wi
         press_key(qtbot, win, Qt.Key.Key_Return)
         press_key(qtbot, win, Qt.Key.Key_D)  # the next image
         qtbot.waitUntil(lambda: win.controller.current_index == index + 1
-                        and win.controller.image is not None and not win.controller.busy)
+                        and win.controller.session.image is not None and not win.controller.session.busy)
 
     annotate_and_go_on()  # caches, icons and first-use allocations are made here
     gc.collect()
@@ -100,4 +100,4 @@ def test_a_click_finish_next_session_keeps_the_references_to_none(qtbot, open_wi
     # A session only adds references to None (the objects it stores hold some); a leaking
     # binding loses one per void Qt call, hundreds per object.
     assert sys.getrefcount(None) >= before - SESSION_SLACK
-    assert win.errors == [] and len(win.controller.project.images["img05.png"].objects) == 1
+    assert win.errors == [] and len(win.controller.rows.project.images["img05.png"].objects) == 1

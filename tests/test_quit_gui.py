@@ -52,7 +52,7 @@ def test_quit_discarding_the_object_in_progress(qtbot, open_window, folder, pred
     open_folder(qtbot, win, folder)
     if predicting:  # quit before the click's prediction came back
         _click_without_waiting(qtbot, win)
-        assert win.controller.busy
+        assert win.controller.session.busy
     else:
         click_image(qtbot, win, *CENTER)
     assert win.close()  # answers "Discard it"

@@ -202,8 +202,8 @@ def test_gui_a_fifo_swapped_in_after_listing_leaves_the_worker_free(qtbot, open_
         qtbot.waitUntil(lambda: "b.png" in controller.unreadable, timeout=TIMEOUT * 1000)
         assert NOT_REGULAR in controller.unreadable["b.png"]
         win.go_to(2)
-        qtbot.waitUntil(lambda: controller.current_file == "c.png"
-                        and controller.image is not None, timeout=TIMEOUT * 1000)
+        qtbot.waitUntil(lambda: controller.session.current_file == "c.png"
+                        and controller.session.image is not None, timeout=TIMEOUT * 1000)
         wait_idle(qtbot, win)
     finally:
         _release(fifo)  # a regressed worker would otherwise keep shutdown waiting forever

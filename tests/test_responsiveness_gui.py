@@ -80,7 +80,7 @@ def window(qtbot, open_window, predictor, tmp_path: Path) -> MainWindow:
         cv2.imwrite(str(tmp_path / name), image)
     win = open_window(SessionController(model="gated"))
     assert win.open_folder(tmp_path)
-    qtbot.waitUntil(lambda: win.controller.image is not None and not win.controller.busy,
+    qtbot.waitUntil(lambda: win.controller.session.image is not None and not win.controller.session.busy,
                     timeout=10000)
     return win
 
@@ -95,7 +95,7 @@ def test_clicks_during_a_slow_prediction_are_coalesced_and_none_is_lost(
     controller, canvas = window.controller, window.canvas
     shown: list[tuple[list[Click], np.ndarray | None]] = []
     controller.session_changed.connect(
-        lambda: shown.append((list(controller.view.clicks), controller.view.mask)))
+        lambda: shown.append((list(controller.session.view.clicks), controller.session.view.mask)))
     _click(qtbot, window, *FIRST)
     qtbot.waitUntil(lambda: len(predictor.calls) == 1, timeout=10000)
 
@@ -116,20 +116,20 @@ def test_clicks_during_a_slow_prediction_are_coalesced_and_none_is_lost(
     assert len(predictor.calls) == 1  # still inside the first prediction
     assert canvas.zoom_factor() == pytest.approx(fitted)  # the button answered meanwhile
     assert len(canvas.marker_positions) == 4  # every click is drawn before the model answers
-    assert controller.view.mask is None and canvas.current_layer() is None
+    assert controller.session.view.mask is None and canvas.current_layer() is None
 
     predictor.release()
     qtbot.waitUntil(lambda: len(predictor.calls) == 2, timeout=10000)
     everything = [Click(*point, True) for point in [FIRST, *LATER]]
     assert predictor.calls[1] == everything  # the three later clicks: ONE prediction
-    assert controller.view.clicks == everything[:1]  # the first answer, for the first click
+    assert controller.session.view.clicks == everything[:1]  # the first answer, for the first click
     assert len(canvas.marker_positions) == 4
 
     predictor.release()
-    qtbot.waitUntil(lambda: not controller.busy, timeout=10000)
+    qtbot.waitUntil(lambda: not controller.session.busy, timeout=10000)
     assert len(predictor.calls) == 2
-    assert controller.view.clicks == everything
-    assert np.array_equal(controller.view.mask, _disks(everything))
+    assert controller.session.view.clicks == everything
+    assert np.array_equal(controller.session.view.mask, _disks(everything))
     assert canvas.current_layer() is not None and not window.busy_indicator.isVisible()
     assert re.fullmatch(r"last click \d+\.\d\d s", window.timing_label.text())
     # Every mask shown belonged to the clicks shown with it: never an older answer.
@@ -145,12 +145,12 @@ def test_a_prediction_for_an_image_left_meanwhile_is_never_shown(
     _click(qtbot, window, *FIRST)
     qtbot.waitUntil(lambda: len(predictor.calls) == 1, timeout=10000)
     window.next_image()  # the object in progress is discarded (the fixture's answer)
-    assert controller.current_file == "b.png"
+    assert controller.session.current_file == "b.png"
     shown: list[np.ndarray | None] = []
-    controller.session_changed.connect(lambda: shown.append(controller.view.mask))
+    controller.session_changed.connect(lambda: shown.append(controller.session.view.mask))
     predictor.release()
-    qtbot.waitUntil(lambda: controller.image is not None and not controller.busy,
+    qtbot.waitUntil(lambda: controller.session.image is not None and not controller.session.busy,
                     timeout=10000)
-    assert controller.current_file == "b.png" and controller.view.clicks == []
+    assert controller.session.current_file == "b.png" and controller.session.view.clicks == []
     assert all(mask is None for mask in shown) and window.canvas.current_layer() is None
     assert window.canvas.marker_positions == [] and window.errors == []

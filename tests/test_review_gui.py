@@ -68,7 +68,7 @@ def window(qtbot, open_window, folder: Path) -> MainWindow:
 
 
 def _idle(qtbot, win: MainWindow) -> None:
-    qtbot.waitUntil(lambda: win.controller.image is not None and not win.controller.busy,
+    qtbot.waitUntil(lambda: win.controller.session.image is not None and not win.controller.session.busy,
                     timeout=20000)
 
 
@@ -85,7 +85,7 @@ def _click(qtbot, win: MainWindow, y: float, x: float, positive: bool = True) ->
 
 
 def _outcomes(win: MainWindow) -> dict[int, str]:
-    return {item.object_id: item.outcome for item in win.controller.review_queue().items}
+    return {item.object_id: item.outcome for item in win.controller.rows.review_queue().items}
 
 
 def _visible_rect(win: MainWindow):
@@ -107,7 +107,7 @@ def _count(win: MainWindow, outcome: str, scope: str) -> int:
 def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, folder: Path,
                                                   monkeypatch) -> None:
     c, panel = window.controller, window.review_panel
-    assert c.current_file == FRUIT and panel.current == 101
+    assert c.session.current_file == FRUIT and panel.current == 101
     assert "Object #101" in panel.title_label.text()
     assert list(_outcomes(window).values()) == ["pending"] * 5
     assert "0/4 reviewed" in window.image_list.status(0).summary()
@@ -117,7 +117,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
 
     _key(qtbot, window, Qt.Key.Key_G)  # accept the orange, on to the apple
     assert _outcomes(window)[101] == "accepted" and panel.current == 102
-    apple = c.imported_mask(102)
+    apple = c.rows.imported_mask(102)
     assert _shows_box(window, mask_bbox(apple))
     assert window.canvas.zoom_factor() > 1.2  # zoomed in on it, beyond fitting the image
     assert window.objects_panel.selected_id() == 102
@@ -125,24 +125,24 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     monkeypatch.setattr(main_window, "choose_category", lambda *args, **kwargs: "apple")
     _key(qtbot, window, Qt.Key.Key_L)  # relabel, on to the lemon
     assert _outcomes(window)[102] == "relabelled" and panel.current == 103
-    assert c.category_name(c.project.find_object(102)[1]) == "apple"
+    assert c.rows.category_name(c.rows.project.find_object(102)[1]) == "apple"
 
     _key(qtbot, window, Qt.Key.Key_C)  # correct the lemon with a click
-    assert c.editing_object_id == 103 and c.view.mask[420, 320]
+    assert c.session.editing_object_id == 103 and c.session.view.mask[420, 320]
     _click(qtbot, window, 420, 320, positive=False)  # the piece of plate is not lemon
-    assert not c.view.mask[420, 320] and c.view.mask[390, 400]
+    assert not c.session.view.mask[420, 320] and c.session.view.mask[390, 400]
     # While correcting, the imported outline (with the piece of plate) is still drawn.
     assert window.canvas.original_outline_path().boundingRect().bottom() > 438
     _key(qtbot, window, Qt.Key.Key_G)  # accepting the correction finishes it
     assert _outcomes(window)[103] == "corrected" and panel.current == 104
-    lemon = c.project.find_object(103)[1]
+    lemon = c.rows.project.find_object(103)[1]
     assert not lemon.mask[420, 320] and decode_rle(lemon.review.original_rle)[420, 320]
 
     _key(qtbot, window, Qt.Key.Key_X)  # reject the false detection; on to the next image
     _idle(qtbot, window)
     assert _outcomes(window)[104] == "rejected"
-    assert c.current_file == WORKSHOP and panel.current == 201
-    qtbot.waitUntil(lambda: _shows_box(window, mask_bbox(c.imported_mask(201))))
+    assert c.session.current_file == WORKSHOP and panel.current == 201
+    qtbot.waitUntil(lambda: _shows_box(window, mask_bbox(c.rows.imported_mask(201))))
     assert window.image_list.currentIndex().row() == 1
     assert "0/1 reviewed" in window.image_list.status(1).summary()
     assert "4/4 reviewed" in window.image_list.status(0).summary()
@@ -158,7 +158,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     # Back over reviewed objects: undo the rejection, then reject again.
     panel.skip_box.setChecked(False)
     _key(qtbot, window, Qt.Key.Key_P)
-    assert c.current_file == FRUIT and panel.current == 104
+    assert c.session.current_file == FRUIT and panel.current == 104
     _key(qtbot, window, Qt.Key.Key_U)
     assert _outcomes(window)[104] == "pending"
     assert _count(window, "pending", "folder") == 1
@@ -166,7 +166,7 @@ def test_review_the_imported_objects_with_the_keys(qtbot, window: MainWindow, fo
     assert _outcomes(window)[104] == "rejected"
 
     # Saved at every step, and the rejected object is kept but never exported.
-    saved = Project.load(c.project.path)
+    saved = Project.load(c.rows.project.path)
     assert {o.id: o.review.outcome for _, o in saved.iter_objects()} == _outcomes(window)
     out = folder.parent / "export.json"
     window.export_coco(out)
@@ -183,7 +183,7 @@ def test_rejected_objects_are_not_drawn_and_counts_leave_them_out(qtbot,
     c = window.controller
     layer_before = window.canvas._objects_item.pixmap().toImage()
     assert layer_before.pixelColor(50, 50).alpha() > 0  # the false detection is drawn
-    c.set_review_outcome(104, "rejected")
+    c.edits.set_review_outcome(104, "rejected")
     assert window.canvas._objects_item.pixmap().toImage().pixelColor(50, 50).alpha() == 0
     assert window.image_list.status(0).summary() == "3 objects, 1/4 reviewed"
     assert "1 rejected" in window.image_list.images.index(0).data(Qt.ItemDataRole.ToolTipRole)
@@ -202,11 +202,11 @@ def test_leaving_an_unfinished_object_asks_first(qtbot, window: MainWindow,
     assert panel.current == 104
     _click(qtbot, window, 500, 60)  # a new object in progress: the purple plum
     _key(qtbot, window, Qt.Key.Key_X)  # reject 104: the next one is on the other image
-    assert asked == [1] and c.current_file == FRUIT and c.has_object_in_progress
+    assert asked == [1] and c.session.current_file == FRUIT and c.has_object_in_progress
     assert panel.current == 104  # the user stayed: still on it
     monkeypatch.setattr(window, "ask_leave_object", lambda: "discard")
     _key(qtbot, window, Qt.Key.Key_N)
-    assert c.current_file == WORKSHOP and panel.current == 201
+    assert c.session.current_file == WORKSHOP and panel.current == 201
 
 
 def test_this_image_scope_stays_on_the_image(qtbot, window: MainWindow) -> None:
@@ -214,7 +214,7 @@ def test_this_image_scope_stays_on_the_image(qtbot, window: MainWindow) -> None:
     panel.scope_box.setCurrentIndex(0)
     for _ in range(4):
         _key(qtbot, window, Qt.Key.Key_G)
-    assert c.current_file == FRUIT
+    assert c.session.current_file == FRUIT
     assert "All reviewed: 4/4 reviewed: 4 accepted" in window.statusBar().currentMessage()
     _key(qtbot, window, Qt.Key.Key_D)  # the next image: the dock follows
     assert panel.current == 201 and "1 of 1 in the image" in panel.status_label.text()
@@ -227,9 +227,9 @@ def test_moving_on_from_a_correction_in_progress_asks_first(qtbot, window: MainW
     monkeypatch.setattr(window, "ask_leave_object", lambda: answers.pop(0))
     _key(qtbot, window, Qt.Key.Key_C)
     _key(qtbot, window, Qt.Key.Key_C)  # again: the correction goes on, nothing is asked
-    assert c.editing_object_id == 101 and answers == ["stay", "discard"]
+    assert c.session.editing_object_id == 101 and answers == ["stay", "discard"]
     _key(qtbot, window, Qt.Key.Key_N)
-    assert panel.current == 101 and c.editing_object_id == 101  # stayed
+    assert panel.current == 101 and c.session.editing_object_id == 101  # stayed
     _key(qtbot, window, Qt.Key.Key_N)
-    assert panel.current == 102 and c.editing_object_id is None  # the correction dropped
+    assert panel.current == 102 and c.session.editing_object_id is None  # the correction dropped
     assert _outcomes(window)[101] == "pending" and answers == []

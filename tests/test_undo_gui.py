@@ -45,8 +45,8 @@ def win(open_window, qtbot, folder) -> MainWindow:
 def _content(win: MainWindow) -> str:
     """The project's categories and objects, as saved (image sizes and the edit count
     aside: neither is undone); before the first save, as in memory."""
-    path = win.controller.project.path
-    data = (Project.load(path) if path.exists() else win.controller.project).to_json()
+    path = win.controller.rows.project.path
+    data = (Project.load(path) if path.exists() else win.controller.rows.project).to_json()
     data.pop("edit_serial", None)
     for image in data["images"]:
         image.pop("width")
@@ -57,7 +57,7 @@ def _content(win: MainWindow) -> str:
 def _finish_object(qtbot, win: MainWindow, y: int = CENTER[0], x: int = CENTER[1]) -> int:
     click_image(qtbot, win, y, x)
     press_key(qtbot, win, Qt.Key.Key_Return)
-    return win.controller.current_objects()[-1].id
+    return win.controller.rows.current_objects()[-1].id
 
 
 def _check_undo_redo(qtbot, win: MainWindow, before: str, edit_name: str) -> None:
@@ -84,7 +84,7 @@ def test_delete_with_the_key_is_undoable_and_says_so(qtbot, win):
     before = _content(win)
     win.objects_panel.select(object_id)
     press_key(qtbot, win, Qt.Key.Key_Delete)
-    assert win.controller.current_objects() == []
+    assert win.controller.rows.current_objects() == []
     assert win.statusBar().currentMessage() == f"Deleted object {object_id} — Ctrl+Z to undo"
     _check_undo_redo(qtbot, win, before, f"Delete object {object_id}")
 
@@ -95,7 +95,7 @@ def test_relabel_visibility_and_hide_all_are_undoable(qtbot, win, monkeypatch):
     monkeypatch.setattr("annotator.main_window.choose_category", lambda *args: "moon")
     win.objects_panel.select(object_id)
     win.objects_panel.rename_button.click()
-    assert win.controller.category_name(win.controller.current_objects()[0]) == "moon"
+    assert win.controller.rows.category_name(win.controller.rows.current_objects()[0]) == "moon"
     _check_undo_redo(qtbot, win, before, f"Relabel object {object_id}")
 
     before = _content(win)
@@ -107,7 +107,7 @@ def test_relabel_visibility_and_hide_all_are_undoable(qtbot, win, monkeypatch):
     second = _finish_object(qtbot, win, 125, 160)
     before = _content(win)
     win.hide_all_action.trigger()
-    assert not any(obj.visible for obj in win.controller.current_objects())
+    assert not any(obj.visible for obj in win.controller.rows.current_objects())
     _check_undo_redo(qtbot, win, before, "Hide 2 objects")
     assert second
 
@@ -129,7 +129,7 @@ def test_category_edits_in_the_editor_are_undoable(qtbot, win, monkeypatch):
     before = _content(win)
     editor.add_button.click()
     _check_undo_redo(qtbot, win, before, "Add category 'planet'")
-    planet = max(row.id for row in win.controller.category_rows())
+    planet = max(row.id for row in win.controller.rows.category_rows())
     for button, ask, value, name in (
             (editor.rename_button, "ask_name", "star", "Rename category 'planet' to 'star'"),
             (editor.color_button, "ask_color", (1, 2, 3), f"Recolour category {planet}"),
@@ -175,16 +175,16 @@ def test_import_and_review_decisions_are_undoable(qtbot, win, tmp_path):
 def test_esc_on_an_object_in_progress_is_undone(qtbot, win):
     click_image(qtbot, win, *CENTER)
     click_image(qtbot, win, 5, 5, positive=False)
-    clicks = list(win.controller.view.clicks)
+    clicks = list(win.controller.session.view.clicks)
     press_key(qtbot, win, Qt.Key.Key_Escape)
-    assert win.controller.view.clicks == []
+    assert win.controller.session.view.clicks == []
     assert win.statusBar().currentMessage() == "Object discarded — Ctrl+Z to undo"
     assert win.undo_action.isEnabled() and win.undo_action.text() == "&Undo Discard object"
     press_key(qtbot, win, Qt.Key.Key_Z, CTRL)
     wait_idle(qtbot, win)
-    assert win.controller.view.clicks == clicks
+    assert win.controller.session.view.clicks == clicks
     press_key(qtbot, win, Qt.Key.Key_Return)
-    assert len(win.controller.current_objects()) == 1
+    assert len(win.controller.rows.current_objects()) == 1
 
 
 def test_undoing_an_edit_of_another_image_goes_to_it(qtbot, win, folder):
@@ -192,12 +192,12 @@ def test_undoing_an_edit_of_another_image_goes_to_it(qtbot, win, folder):
     win.controller.message.connect(messages.append)
     object_id = _finish_object(qtbot, win)
     win.go_to(1)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
-    assert win.controller.current_file == "b.png"
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
+    assert win.controller.session.current_file == "b.png"
     press_key(qtbot, win, Qt.Key.Key_Z, CTRL)
-    qtbot.waitUntil(lambda: win.controller.current_file == "a.png", timeout=10000)
+    qtbot.waitUntil(lambda: win.controller.session.current_file == "a.png", timeout=10000)
     wait_idle(qtbot, win)
-    assert win.controller.current_objects() == []
+    assert win.controller.rows.current_objects() == []
     assert messages[-1] == f"Undid: Add object {object_id}"
     saved = Project.load(folder / PROJECT_FILE_NAME)
     assert list(saved.iter_objects()) == []

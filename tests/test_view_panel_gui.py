@@ -61,7 +61,7 @@ def window(qtbot, request, open_window, tmp_path: Path, predictor):
     cv2.imwrite(str(tmp_path / "a.png"), np.full((*SHAPE, 3), 90, np.uint8))
     win = open_window(SessionController(model="ramp"))
     assert win.open_folder(tmp_path)
-    qtbot.waitUntil(lambda: win.controller.image is not None, timeout=10000)
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
     wait_idle(qtbot, win)
     return win
 
@@ -80,25 +80,25 @@ def _toggle(qtbot, box) -> None:
 
 def test_threshold_slider_recuts_the_mask_without_predicting(qtbot, window, predictor) -> None:
     panel, controller = window.view_panel, window.controller
-    assert panel.threshold_slider.value() == 49 and controller.prob_thresh == 0.49
+    assert panel.threshold_slider.value() == 49 and controller.session.prob_thresh == 0.49
     click_image(qtbot, window, *CENTER)
     assert predictor.calls == 1
-    assert np.array_equal(controller.view.mask, _ramp(0.49))
+    assert np.array_equal(controller.session.view.mask, _ramp(0.49))
 
     panel.threshold_slider.setValue(80)
     assert panel.threshold_label.text() == "0.80"
-    assert predictor.calls == 1 and not controller.busy  # no job was queued
-    assert np.array_equal(controller.view.mask, _ramp(0.8))
+    assert predictor.calls == 1 and not controller.session.busy  # no job was queued
+    assert np.array_equal(controller.session.view.mask, _ramp(0.8))
     layer = window.canvas.current_layer()
     assert np.array_equal(layer[..., 3] > 0, _ramp(0.8))  # the canvas shows the new cut
 
     qtbot.keyClick(window.canvas, Qt.Key.Key_Return)  # finish: the stored mask is cut the same
     wait_idle(qtbot, window)
-    [obj] = controller.current_objects()
+    [obj] = controller.rows.current_objects()
     assert np.array_equal(obj.mask, _ramp(0.8)) and predictor.calls == 1
 
     click_image(qtbot, window, *CENTER)  # the next object is cut at the slider's value too
-    assert np.array_equal(controller.view.mask, _ramp(0.8))
+    assert np.array_equal(controller.session.view.mask, _ramp(0.8))
     assert window.errors == []
 
 
@@ -130,7 +130,7 @@ def test_opacity_and_click_size_change_the_drawing(qtbot, window) -> None:
 def test_outline_mode_and_probability_map(qtbot, window) -> None:
     panel, canvas = window.view_panel, window.canvas
     click_image(qtbot, window, *CENTER)
-    mask = window.controller.view.mask
+    mask = window.controller.session.view.mask
     _toggle(qtbot, panel.boundary_box)
     assert panel.boundary_box.isChecked()
     drawn = canvas.current_layer()[..., 3] > 0
@@ -174,7 +174,7 @@ def test_view_settings_survive_a_new_window(qtbot, open_window, window) -> None:
     assert (restored.threshold_slider.value(), restored.opacity_slider.value(),
             restored.radius_slider.value()) == (70, 80, 9)
     assert restored.boundary_box.isChecked() and restored.probability_box.isChecked()
-    assert other.controller.prob_thresh == 0.7
+    assert other.controller.session.prob_thresh == 0.7
     canvas = other.canvas
     assert (canvas.overlay_opacity, canvas.marker_radius, canvas.boundary_only,
             canvas.show_probability) == (0.8, 9, True, True)
