@@ -27,7 +27,8 @@ IN_PROGRESS = [(390, 400, True), (420, 470, False)]
 
 def wait_idle(controller: SessionController, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    while (controller.busy or controller.image is None) and time.monotonic() < deadline:
+    while ((controller.session.busy or controller.session.image is None)
+           and time.monotonic() < deadline):
         QCoreApplication.processEvents()
         time.sleep(0.02)
 
