@@ -22,6 +22,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from engine.box import Box
 from engine.clicks import Click
 from engine.inference.brs import BRSState, FeatureBRSPredictor
 from engine.inference.zoom import ZoomState
@@ -38,10 +39,10 @@ def predict_from_official_state(predictor: FeatureBRSPredictor, image: np.ndarra
     ``opt_data`` (kept in the recorded dtype: scipy hands L-BFGS float64)."""
     predictor.set_image(image)
     prev_probs = np.asarray(prev_probs, dtype=np.float32)
-    box = None if roi[0] < 0 else tuple(int(v) for v in roi)
+    box = None if roi[0] < 0 else Box.from_inclusive(*(int(v) for v in roi))
     base = replace(predictor.get_state().base,
                    prev_prediction=torch.from_numpy(prev_probs)[None, None],
-                   zoom=ZoomState(prev_probs=prev_probs, object_roi=box))
+                   zoom=ZoomState(prev_probs=prev_probs, object_box=box))
     predictor.set_state(BRSState(base, np.array(opt_data)))
     return predictor.predict(clicks, prev_probs)
 
