@@ -16,7 +16,6 @@ from engine.models.is_hrnet_model import HRNetModel
 from engine.models.is_model import constructor_params
 from engine.models.ops import DistMaps, ScaleLayer
 
-torch.set_num_threads(2)
 
 H18S_ARGS = dict(width=18, ocr_width=48, small=True, with_aux_output=True, use_leaky_relu=True,
                  use_rgb_conv=False, use_disks=True, norm_radius=5, with_prev_mask=True)
@@ -37,7 +36,7 @@ def _build(ckpt: dict) -> HRNetModel:
 
 
 @pytest.fixture(scope="module")
-def golden(shared_dir):
+def golden(shared_dir, golden_threads):
     d = shared_dir / "golden" / "ritm"
     if not d.is_dir():
         pytest.skip(f"RITM golden data not found at {d}")

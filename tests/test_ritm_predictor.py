@@ -22,8 +22,7 @@ CHECKPOINTS = {"hrnet18s": "ritm_hrnet18s_itermask_synthetic.pth",
 
 
 @pytest.fixture(scope="module")
-def models(shared_dir: Path) -> dict[str, torch.nn.Module]:
-    torch.set_num_threads(2)
+def models(shared_dir: Path, golden_threads: int) -> dict[str, torch.nn.Module]:
     built = {}
     for name, file in CHECKPOINTS.items():
         [info] = read_checkpoint(shared_dir / "golden" / "ritm" / file)
