@@ -14,6 +14,7 @@ from engine.checkpoints import build_model, identify, read_checkpoint
 from engine.inference.brs import BRSSettings, FeatureBRSPredictor
 from engine.inference.ritm import RITMPredictor
 from engine.inference.zoom import ZoomIn
+from engine.masks import mask_iou
 from engine.models.fbrs_models import FBRSDeeplabModel, FBRSHRNetModel
 from engine.models.is_deeplab_model import DeeplabModel
 from teacher_forcing import SHORT_RUN, clicks_of, predict_from_official_state
@@ -107,13 +108,15 @@ def _check_box(predictor: RITMPredictor, golden, step: int, where: str) -> None:
 
 def _check_result(probs: np.ndarray, predictor: RITMPredictor, golden, step: int, case: str,
                   where: str) -> None:
-    """The README's suggested checks: probabilities within 2e-3, masks (0.49; 0.5 for the
-    demo) equal but for 0.1 % of the pixels; for f-BRS the evaluation count exact (the
-    same for 1 and 2 threads of the official code) and the variables within 1e-3."""
+    """Probabilities within 1e-3, the 0.49 masks' IoU at least 0.99; for f-BRS the
+    evaluation count exact and the variables within 1e-3 (the README's suggestions)."""
     expected = golden["probs"][step]
-    np.testing.assert_allclose(probs, expected, atol=2e-3, err_msg=where)
-    threshold = 0.5 if PREDICTOR_CASES[case][1] else 0.49
-    assert np.mean((probs > threshold) != (expected > threshold)) <= 1e-3, where
+    # The README's noise floor of the official code (1 vs 2 threads) is <= 1e-5, except
+    # 3.7e-4 at the demo's 5th click, where L-BFGS amplifies rounding: there we measured
+    # 1.6e-3 (we normalise the image after Zoom-In, the official code before it).
+    atol = 2e-3 if (case, step) == ("pred_demo_fbrsB", 4) else 1e-3
+    np.testing.assert_allclose(probs, expected, atol=atol, err_msg=where)
+    assert mask_iou(probs > 0.49, expected > 0.49) >= 0.99, where
     if isinstance(predictor, FeatureBRSPredictor):
         assert predictor.evaluations == golden["nfev"][step], where
         np.testing.assert_allclose(predictor.get_state().opt_data, golden["opt_data"][step],
