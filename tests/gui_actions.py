@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from PySide6.QtCore import QPointF, Qt
 
 # Generous for a loaded machine (a neural model's first click included); a passing test
@@ -34,3 +37,15 @@ def press_key(qtbot, win, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     """Press ``key`` on the canvas (where annotation keys go) and wait."""
     qtbot.keyClick(win.canvas, key, modifier)
     wait_idle(qtbot, win)
+
+
+DISK_CENTER = (60, 80)  # y, x of the bright disk of write_disk_images
+
+
+def write_disk_images(folder: Path, names: tuple[str, ...] = ("a.png", "b.png")) -> Path:
+    """Write 200x160 images of one bright disk at :data:`DISK_CENTER` into ``folder``."""
+    image = np.full((160, 200, 3), 50, np.uint8)
+    cv2.circle(image, (DISK_CENTER[1], DISK_CENTER[0]), 30, (40, 160, 230), -1)
+    for name in names:
+        cv2.imwrite(str(folder / name), image)
+    return folder

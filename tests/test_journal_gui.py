@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -14,20 +13,16 @@ from engine.clicks import Click
 from engine.journal import InProgress, Journal, journal_path
 from annotator.controller import SessionController
 from annotator.main_window import MainWindow
-from gui_actions import click_image, open_folder, wait_idle
+from gui_actions import DISK_CENTER, click_image, open_folder, wait_idle, write_disk_images
 
 pytestmark = pytest.mark.gui
 
-CENTER = (60, 80)  # y, x of the bright disk
+CENTER = DISK_CENTER
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    image = np.full((160, 200, 3), 50, np.uint8)
-    cv2.circle(image, (CENTER[1], CENTER[0]), 30, (40, 160, 230), -1)
-    for name in ("a.png", "b.png"):
-        cv2.imwrite(str(tmp_path / name), image)
-    return tmp_path
+    return write_disk_images(tmp_path)
 
 
 @pytest.fixture

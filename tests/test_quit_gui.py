@@ -8,19 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QPointF, Qt
 
 from engine.annotations import PROJECT_FILE_NAME, Project
 from engine.journal import replay
 from annotator.controller import SessionController
-from gui_actions import click_image, open_folder
+from gui_actions import DISK_CENTER, click_image, open_folder, write_disk_images
 
 pytestmark = pytest.mark.gui
 
-CENTER = (60, 80)  # y, x of the bright disk
+CENTER = DISK_CENTER
 CHILD = Path(__file__).with_name("quit_child.py")
 # The process must end within a second of the quit; this bound only separates that from a
 # hang (it was 40-60 s, or for good offscreen) on a slow, shared machine.
@@ -29,11 +27,7 @@ EXIT_BOUND_S = 15
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    image = np.full((160, 200, 3), 50, np.uint8)
-    cv2.circle(image, (CENTER[1], CENTER[0]), 30, (40, 160, 230), -1)
-    for name in ("a.png", "b.png"):
-        cv2.imwrite(str(tmp_path / name), image)
-    return tmp_path
+    return write_disk_images(tmp_path)
 
 
 def _click_without_waiting(qtbot, win) -> None:
