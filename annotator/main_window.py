@@ -605,12 +605,14 @@ class MainWindow(QMainWindow):
     def _on_image_loading(self, file_name: str) -> None:
         self.image_list.select_row(self.controller.current_index)
         self.canvas.show_placeholder(f"Loading {file_name}…")
+        self.statusBar().clearMessage()  # the last image's size; news told after this stays
 
     def _on_image_loaded(self, file_name: str, image: np.ndarray) -> None:
         self.canvas.set_image(image, self.controller.session.display_image)
         self.canvas.setFocus()
         height, width = image.shape[:2]
-        self.statusBar().showMessage(f"{file_name}  {width}×{height}", 4000)
+        if not self.statusBar().currentMessage():  # news since loading began (an undo) stays
+            self.statusBar().showMessage(f"{file_name}  {width}×{height}", 4000)
         self.image_list.refresh()
 
     def _on_image_failed(self, file_name: str, message: str) -> None:

@@ -393,7 +393,7 @@ class Project:
         """The category a new one called ``name`` would be (not added): the next free id,
         and a colour no category has yet, as long as the palette has one. ValueError for a
         name that is empty or taken."""
-        name = self._free_name(name)
+        name = self.free_category_name(name)
         category_id = max((c.id for c in self.categories), default=0) + 1
         if color is None:
             taken = {c.color for c in self.categories}
@@ -401,7 +401,8 @@ class Project:
                          palette_color(category_id))
         return Category(category_id, name, (color[0], color[1], color[2]))
 
-    def _free_name(self, name: str) -> str:
+    def free_category_name(self, name: str) -> str:
+        """``name`` stripped; ValueError when it is empty or a category already has it."""
         name = name.strip()
         if not name:
             raise ValueError("a category needs a name")

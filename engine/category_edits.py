@@ -171,7 +171,10 @@ def _category_state(project: Project, category_id: int) -> CategoryState | None:
 
 
 def _check_free_name(project: Project, category_name: str) -> None:
-    if category_name != category_name.strip() or not category_name:
+    """A journaled name must be one the builders could have made: stripped and free."""
+    try:
+        free = project.free_category_name(category_name)
+    except ValueError as exc:
+        raise EditError(str(exc)) from None
+    if free != category_name:
         raise EditError(f"{category_name!r} is not a category name")
-    if any(c.name == category_name for c in project.categories):
-        raise EditError(f"there is already a category called {category_name!r}")

@@ -133,12 +133,10 @@ def set_visibility(project: Project, object_ids: Iterable[int], visible: bool) -
 # -- categories -----------------------------------------------------------------------------
 
 def _free_name(project: Project, category_name: str) -> str:
-    category_name = category_name.strip()
-    if not category_name:
-        raise EditError("a category needs a name")
-    if any(c.name == category_name for c in project.categories):
-        raise EditError(f"there is already a category called {category_name!r}")
-    return category_name
+    try:
+        return project.free_category_name(category_name)
+    except ValueError as exc:
+        raise EditError(str(exc)) from None
 
 
 def _state(project: Project, category_id: int) -> CategoryState:

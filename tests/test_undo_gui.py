@@ -199,5 +199,8 @@ def test_undoing_an_edit_of_another_image_goes_to_it(qtbot, win, folder):
     wait_idle(qtbot, win)
     assert win.controller.rows.current_objects() == []
     assert messages[-1] == f"Undid: Add object {object_id}"
+    # what the user reads: the image's arrival does not wipe the message
+    qtbot.waitUntil(lambda: win.controller.session.image is not None, timeout=10000)
+    assert win.statusBar().currentMessage() == f"Undid: Add object {object_id}"
     saved = Project.load(folder / PROJECT_FILE_NAME)
     assert list(saved.iter_objects()) == []
