@@ -170,11 +170,15 @@ def _category_state(project: Project, category_id: int) -> CategoryState | None:
         return None
 
 
-def _check_free_name(project: Project, category_name: str) -> None:
-    """A journaled name must be one the builders could have made: stripped and free."""
+def free_name(project: Project, category_name: str) -> str:
+    """``category_name`` stripped; EditError when it is empty or taken."""
     try:
-        free = project.free_category_name(category_name)
+        return project.free_category_name(category_name)
     except ValueError as exc:
         raise EditError(str(exc)) from None
-    if free != category_name:
+
+
+def _check_free_name(project: Project, category_name: str) -> None:
+    """A journaled name must be one the builders could have made: stripped and free."""
+    if free_name(project, category_name) != category_name:
         raise EditError(f"{category_name!r} is not a category name")

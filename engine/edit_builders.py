@@ -13,7 +13,7 @@ import numpy as np
 from engine.annotations import AnnotatedObject, ObjectSource, Project, ReviewOutcome
 from engine.clicks import Click
 from engine.category_edits import (AddCategory, ChangeCategoryId, RecolorCategory,
-                                   RemoveCategory, RenameCategory)
+                                   RemoveCategory, RenameCategory, free_name)
 from engine.edits import (AddObject, Batch, ChangeObject, DeleteObject, Edit, EditError,
                           ObjectChange, SetVisibility, Visibility)
 from engine.masks import encode_rle
@@ -132,13 +132,6 @@ def set_visibility(project: Project, object_ids: Iterable[int], visible: bool) -
 
 # -- categories -----------------------------------------------------------------------------
 
-def _free_name(project: Project, category_name: str) -> str:
-    try:
-        return project.free_category_name(category_name)
-    except ValueError as exc:
-        raise EditError(str(exc)) from None
-
-
 def _state(project: Project, category_id: int) -> CategoryState:
     try:
         return CategoryState.of(project, category_id)
@@ -161,7 +154,7 @@ def rename_category(project: Project, category_id: int, category_name: str) -> E
     state = _state(project, category_id)
     if category_name.strip() == state.name:
         return None
-    return RenameCategory(category_id, state.name, _free_name(project, category_name))
+    return RenameCategory(category_id, state.name, free_name(project, category_name))
 
 
 def recolor_category(project: Project, category_id: int, color: RGB) -> Edit | None:
